@@ -1,0 +1,2 @@
+export { buildProgram, main } from './main.ts';
+export type { CommandModule } from './main.ts';
