@@ -1,0 +1,45 @@
+export { ImageError, ImageErrorCode } from './errors.ts';
+export {
+  generateKeyPair,
+  keyIdOf,
+  publicKeyPemFromRaw,
+  publicKeyRawFromPem,
+  seedFromPem,
+  signerFromPem,
+  verifyEd25519,
+} from './keys.ts';
+export type { Signer } from './keys.ts';
+export { SigningContext, signWithContext, verifyWithContext } from './signing.ts';
+export { verifyRoleSignatures } from './threshold.ts';
+export type { DetachedSignature, RoleName } from './threshold.ts';
+export {
+  createRoot,
+  parseRootDocument,
+  signRoot,
+  updateTrustedRoot,
+  validateRootSigned,
+  verifyRoot,
+  verifyRootRotation,
+} from './root.ts';
+export type { Role, RootDocument, RootKey, RootSignature, RootSigned } from './root.ts';
+export {
+  buildManifest,
+  chunkCount,
+  chunkLength,
+  encodeManifest,
+  CHUNK_SIZE_MAX,
+  CHUNK_SIZE_MIN,
+  DEFAULT_CHUNK_SIZE,
+  MANIFEST_MAX_BYTES,
+  validateManifest,
+} from './manifest.ts';
+export type { Manifest, ManifestInput, PayloadDescriptor } from './manifest.ts';
+export { BUNDLE_MAGIC, encodeBundleHeader, parseBundleHeader } from './bundle-header.ts';
+export type { BundleHeader } from './bundle-header.ts';
+export { PayloadVerifier, verifyChunk } from './payload.ts';
+export { createBundle, inspectBundle, signManifestBytes, verifyBundle, verifyManifest } from './bundle.ts';
+export type { VerifyPolicy } from './bundle.ts';
+export { portableEd25519, portablePublicKey } from './portable.ts';
+// Slot trailer (an installed image at rest) is written by the device-agent
+// lead; re-exported whole so its API is owned in that one file.
+export * from './slot-trailer.ts';
