@@ -1,0 +1,138 @@
+import type { Db } from './open.ts';
+import type { ActionState, FailureKind } from '../campaign/states.ts';
+
+/** One device's part in one campaign. */
+export interface Action {
+  id: number;
+  campaignId: number;
+  deviceId: string;
+  wave: number;
+  state: ActionState;
+  /** Offer attempt number; reports must echo it, so a report for an old attempt is ignored. */
+  attempt: number;
+  /** Highest report sequence number applied for this attempt; a duplicate or older one is ignored. */
+  lastSeq: number;
+  /** Bumped on every write (optimistic concurrency). */
+  version: number;
+  failureKind: FailureKind | null;
+  detail: string | null;
+  nextAttemptAt: number | null;
+  sentAt: number | null;
+  progressAt: number | null;
+  updatedAt: number;
+}
+
+interface Row {
+  id: number; campaign_id: number; device_id: string; wave: number; state: string; attempt: number; last_seq: number;
+  version: number; failure_kind: string | null; detail: string | null; next_attempt_at: number | null;
+  sent_at: number | null; progress_at: number | null; updated_at: number;
+}
+
+function toAction(r: Row): Action {
+  return {
+    id: r.id, campaignId: r.campaign_id, deviceId: r.device_id, wave: r.wave, state: r.state as ActionState,
+    attempt: r.attempt, lastSeq: r.last_seq, version: r.version, failureKind: r.failure_kind as FailureKind | null,
+    detail: r.detail, nextAttemptAt: r.next_attempt_at, sentAt: r.sent_at, progressAt: r.progress_at, updatedAt: r.updated_at,
+  };
+}
+
+/** Fields an update may change. */
+export type ActionChange = Partial<Pick<Action, 'state' | 'attempt' | 'lastSeq' | 'failureKind' | 'detail' | 'nextAttemptAt' | 'sentAt' | 'progressAt'>>;
+
+const columns: Record<keyof ActionChange, string> = {
+  state: 'state', attempt: 'attempt', lastSeq: 'last_seq', failureKind: 'failure_kind', detail: 'detail',
+  nextAttemptAt: 'next_attempt_at', sentAt: 'sent_at', progressAt: 'progress_at',
+};
+
+/** Action table access. */
+export class ActionsRepo {
+  private readonly getStmt;
+  private readonly updateStmts = new Map<string, ReturnType<Db['prepare']>>();
+  constructor(private readonly db: Db) {
+    this.getStmt = db.prepare('SELECT * FROM actions WHERE id = ?');
+  }
+
+  /** Enrolls a device in a campaign wave; false if it already was (enrollment is idempotent). */
+  enroll(campaignId: number, deviceId: string, wave: number, now: number): boolean {
+    return (
+      this.db
+        .prepare(
+          `INSERT OR IGNORE INTO actions (campaign_id, device_id, wave, state, updated_at) VALUES (?, ?, ?, 'queued', ?)`,
+        )
+        .run(campaignId, deviceId, wave, now).changes === 1
+    );
+  }
+
+  /** One action, or undefined. */
+  get(id: number): Action | undefined {
+    const r = this.getStmt.get(id) as Row | undefined;
+    return r === undefined ? undefined : toAction(r);
+  }
+
+  /**
+   * Applies `change` only if the row is still at `expectedVersion`; false if
+   * someone else changed it first (the caller re-reads and re-decides).
+   */
+  update(a: Pick<Action, 'id' | 'version'>, change: ActionChange, now: number): boolean {
+    const keys = (Object.keys(change) as (keyof ActionChange)[]).sort();
+    const sig = keys.join(',');
+    let stmt = this.updateStmts.get(sig);
+    if (stmt === undefined) {
+      const sets = keys.map((k) => `${columns[k]} = @${k}`).join(', ');
+      stmt = this.db.prepare(
+        `UPDATE actions SET ${sets}${sets ? ', ' : ''}version = version + 1, updated_at = @now WHERE id = @id AND version = @version`,
+      );
+      this.updateStmts.set(sig, stmt);
+    }
+    return stmt.run({ ...change, now, id: a.id, version: a.version }).changes === 1;
+  }
+
+  /** Actions of a campaign, optionally only in the given states, ordered by wave then id. */
+  byCampaign(campaignId: number, states?: readonly ActionState[]): Action[] {
+    const rows = (
+      states === undefined
+        ? this.db.prepare('SELECT * FROM actions WHERE campaign_id = ? ORDER BY wave, id').all(campaignId)
+        : this.db
+            .prepare(`SELECT * FROM actions WHERE campaign_id = ? AND state IN (SELECT value FROM json_each(?)) ORDER BY wave, id`)
+            .all(campaignId, JSON.stringify(states))
+    ) as Row[];
+    return rows.map(toAction);
+  }
+
+  /** Every action of a device across campaigns, oldest first. */
+  forDevice(deviceId: string): Action[] {
+    const rows = this.db.prepare('SELECT * FROM actions WHERE device_id = ? ORDER BY id').all(deviceId) as Row[];
+    return rows.map(toAction);
+  }
+
+  /** Count of actions per state for a campaign (optionally one wave). */
+  countByState(campaignId: number, wave?: number): Partial<Record<ActionState, number>> {
+    const rows = (
+      wave === undefined
+        ? this.db.prepare('SELECT state, COUNT(*) AS n FROM actions WHERE campaign_id = ? GROUP BY state').all(campaignId)
+        : this.db.prepare('SELECT state, COUNT(*) AS n FROM actions WHERE campaign_id = ? AND wave = ? GROUP BY state').all(campaignId, wave)
+    ) as { state: ActionState; n: number }[];
+    const out: Partial<Record<ActionState, number>> = {};
+    for (const r of rows) out[r.state] = r.n;
+    return out;
+  }
+
+  /** Count per wave and state for a campaign. */
+  countByWave(campaignId: number): Map<number, Partial<Record<ActionState, number>>> {
+    const rows = this.db
+      .prepare('SELECT wave, state, COUNT(*) AS n FROM actions WHERE campaign_id = ? GROUP BY wave, state')
+      .all(campaignId) as { wave: number; state: ActionState; n: number }[];
+    const out = new Map<number, Partial<Record<ActionState, number>>>();
+    for (const r of rows) {
+      const m = out.get(r.wave) ?? {};
+      m[r.state] = r.n;
+      out.set(r.wave, m);
+    }
+    return out;
+  }
+
+  /** Count of actions per state across all campaigns (for metrics). */
+  countAll(): { state: ActionState; n: number }[] {
+    return this.db.prepare('SELECT state, COUNT(*) AS n FROM actions GROUP BY state').all() as { state: ActionState; n: number }[];
+  }
+}

@@ -1,0 +1,105 @@
+import type { Db } from './open.ts';
+
+/** A device as the server knows it. */
+export interface Device {
+  id: string;
+  hardware: string;
+  tags: string[];
+  currentVersion: string | null;
+  bootedSlot: string | null;
+  online: boolean;
+  firstSeen: number;
+  lastSeen: number;
+}
+
+/** What a device says about itself when it connects. */
+export interface DeviceHello {
+  deviceId: string;
+  hardware: string;
+  tags?: readonly string[];
+  currentVersion?: string | null;
+  bootedSlot?: string | null;
+}
+
+interface Row {
+  id: string; hardware: string; tags: string; current_version: string | null; booted_slot: string | null;
+  online: number; first_seen: number; last_seen: number;
+}
+
+function toDevice(r: Row): Device {
+  return {
+    id: r.id, hardware: r.hardware, tags: JSON.parse(r.tags) as string[], currentVersion: r.current_version,
+    bootedSlot: r.booted_slot, online: r.online === 1, firstSeen: r.first_seen, lastSeen: r.last_seen,
+  };
+}
+
+/** Filters for listing devices. */
+export interface DeviceQuery {
+  hardware?: string;
+  tag?: string;
+  version?: string;
+  online?: boolean;
+  limit: number;
+  offset: number;
+}
+
+/** Device table access. */
+export class DevicesRepo {
+  constructor(private readonly db: Db) {}
+
+  /** Inserts or refreshes a device from its hello; returns the stored row. */
+  upsert(h: DeviceHello, now: number): Device {
+    this.db
+      .prepare(
+        `INSERT INTO devices (id, hardware, tags, current_version, booted_slot, online, first_seen, last_seen)
+         VALUES (@id, @hardware, @tags, @version, @slot, 1, @now, @now)
+         ON CONFLICT(id) DO UPDATE SET hardware = @hardware,
+           tags = COALESCE(@tagsOrNull, tags), current_version = @version, booted_slot = @slot,
+           online = 1, last_seen = @now`,
+      )
+      .run({
+        id: h.deviceId, hardware: h.hardware, tags: JSON.stringify(h.tags ?? []),
+        tagsOrNull: h.tags === undefined ? null : JSON.stringify(h.tags),
+        version: h.currentVersion ?? null, slot: h.bootedSlot ?? null, now,
+      });
+    return this.get(h.deviceId)!;
+  }
+
+  /** Marks a device offline (its connection dropped). */
+  setOffline(id: string, now: number): void {
+    this.db.prepare('UPDATE devices SET online = 0, last_seen = ? WHERE id = ?').run(now, id);
+  }
+
+  /** Records the version a device now runs (after it committed an update). */
+  setVersion(id: string, version: string, now: number): void {
+    this.db.prepare('UPDATE devices SET current_version = ?, last_seen = ? WHERE id = ?').run(version, now, id);
+  }
+
+  /** One device, or undefined. */
+  get(id: string): Device | undefined {
+    const r = this.db.prepare('SELECT * FROM devices WHERE id = ?').get(id) as Row | undefined;
+    return r === undefined ? undefined : toDevice(r);
+  }
+
+  /** Every device (for target selection). */
+  all(): Device[] {
+    return (this.db.prepare('SELECT * FROM devices ORDER BY id').all() as Row[]).map(toDevice);
+  }
+
+  /** Devices matching `q`, plus the total before pagination. */
+  list(q: DeviceQuery): { items: Device[]; total: number } {
+    const where: string[] = [];
+    const args: Record<string, unknown> = { limit: q.limit, offset: q.offset };
+    if (q.hardware !== undefined) { where.push('hardware = @hardware'); args['hardware'] = q.hardware; }
+    if (q.version !== undefined) { where.push('current_version = @version'); args['version'] = q.version; }
+    if (q.online !== undefined) { where.push('online = @online'); args['online'] = q.online ? 1 : 0; }
+    if (q.tag !== undefined) {
+      where.push('EXISTS (SELECT 1 FROM json_each(devices.tags) WHERE value = @tag)');
+      args['tag'] = q.tag;
+    }
+    const w = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM devices ${w}`).get(args) as { n: number }).n;
+    const items = (this.db.prepare(`SELECT * FROM devices ${w} ORDER BY id LIMIT @limit OFFSET @offset`).all(args) as Row[]).map(toDevice);
+    return { items, total };
+  }
+}
