@@ -1,0 +1,52 @@
+// Public surface of @uniota/protocol: what the device agent and the update
+// server import. Everything else in src/ is internal.
+export { ProtocolError, ProtocolErrorCode } from './errors.ts';
+export {
+  TOPIC_ROOT,
+  MAX_ID_LENGTH,
+  isValidId,
+  deviceTopic,
+  imageChunksTopic,
+  allDevicesFilter,
+  parseTopic,
+  type TopicKind,
+  type ParsedTopic,
+} from './topics.ts';
+export {
+  Hello,
+  OnlineStatus,
+  Offer,
+  Cancel,
+  CommandBody,
+  CommandEnvelope,
+  StatusReport,
+  Step,
+  ChunkRequest,
+  TransferMode,
+  STEP_NAMES,
+  MAX_CHUNK_SIZE,
+  MAX_WINDOW,
+  validators,
+  type StepName,
+} from './schemas.ts';
+export { CHUNK_HEADER_SIZE, encodeChunkFrame, decodeChunkFrame, imageTag, type ChunkFrame } from './chunk-frame.ts';
+export {
+  decodeMessage,
+  RejectCode,
+  MAX_PAYLOAD,
+  type DecodeResult,
+  type DecodedMessage,
+  type Rejection,
+} from './decode.ts';
+export { RejectionCounter, type ProtocolLogger } from './rejection-counter.ts';
+export {
+  signCommand,
+  CommandGuard,
+  type CommandFields,
+  type CommandGuardOptions,
+  type CommandGuardState,
+  type CommandCheck,
+  type CommandRejectReason,
+} from './command-envelope.ts';
+export { COMMAND_CONTEXT, type CommandSigner } from './command-signature.ts';
+export * from './transfer/index.ts';

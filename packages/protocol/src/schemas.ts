@@ -1,0 +1,220 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { MAX_ID_LENGTH } from './topics.ts';
+
+/**
+ * Schemas of every JSON message, shared by server and agent so both validate
+ * exactly the same shapes. Objects are closed (`additionalProperties: false`)
+ * and every string and array is bounded: a message that merely parses must
+ * still not be able to make either side allocate without limit.
+ *
+ * `v` is the message format version; a receiver rejects versions it does not
+ * know instead of guessing.
+ */
+
+const Id = Type.String({ minLength: 1, maxLength: MAX_ID_LENGTH, pattern: '^[^+#/\\u0000$][^+#/\\u0000]*$' });
+const Text = (max: number) => Type.String({ maxLength: max });
+const Count = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+/** Milliseconds since the Unix epoch. */
+const EpochMs = Type.Integer({ minimum: 0, maximum: 8_640_000_000_000_000 });
+const SlotName = Type.Union([Type.Literal('a'), Type.Literal('b')]);
+
+/** One slot as the device reports it. `version` is null for an empty or unknown slot. */
+export const SlotInfo = Type.Object(
+  { version: Type.Union([Text(64), Type.Null()]), bootable: Type.Boolean() },
+  { additionalProperties: false },
+);
+
+/** Hello / inventory: sent by the device on every connect (not retained). */
+export const Hello = Type.Object(
+  {
+    v: Type.Literal(1),
+    deviceId: Id,
+    hardware: Text(64),
+    agentVersion: Text(64),
+    runningSlot: SlotName,
+    slots: Type.Object({ a: SlotInfo, b: SlotInfo }, { additionalProperties: false }),
+    /** Highest command seq the device accepted, so the server can resume its counter after data loss. */
+    lastCommandSeq: Count,
+  },
+  { additionalProperties: false },
+);
+export type Hello = Static<typeof Hello>;
+
+/**
+ * Online status: retained, so the server learns the state of every device on
+ * subscribe; the device registers `{online:false}` as its last will.
+ */
+export const OnlineStatus = Type.Object(
+  { v: Type.Literal(1), online: Type.Boolean(), at: Type.Optional(EpochMs) },
+  { additionalProperties: false },
+);
+export type OnlineStatus = Static<typeof OnlineStatus>;
+
+/** A maintenance window in epoch ms; outside it the device may only download. */
+export const MaintenanceWindow = Type.Object(
+  { start: EpochMs, end: EpochMs },
+  { additionalProperties: false },
+);
+
+/** How chunks reach the device: the shared per-image stream or the device's own topic. */
+export const TransferMode = Type.Union([Type.Literal('fanout'), Type.Literal('unicast')]);
+export type TransferMode = Static<typeof TransferMode>;
+
+/** Largest chunk the protocol allows (frame header excluded). */
+export const MAX_CHUNK_SIZE = 256 * 1024;
+/** Largest signed bundle header carried in an offer (base64 of up to 48 KiB). */
+const MAX_HEADER_B64 = 65_536;
+
+/**
+ * Update offer. It carries the signed bundle HEADER so the device verifies the
+ * signatures itself: the server only decides who gets what (Uptane director
+ * model), it cannot make a device accept an unsigned image.
+ */
+export const Offer = Type.Object(
+  {
+    type: Type.Literal('offer'),
+    campaignId: Id,
+    imageId: Id,
+    header: Type.String({ minLength: 1, maxLength: MAX_HEADER_B64, pattern: '^[A-Za-z0-9+/]*={0,2}$' }),
+    payloadSize: Count,
+    chunkSize: Type.Integer({ minimum: 1, maximum: MAX_CHUNK_SIZE }),
+    chunkCount: Type.Integer({ minimum: 0, maximum: 16_777_216 }),
+    transfer: TransferMode,
+    downloadOnly: Type.Boolean(),
+    maintenanceWindow: Type.Union([MaintenanceWindow, Type.Null()]),
+  },
+  { additionalProperties: false },
+);
+export type Offer = Static<typeof Offer>;
+
+/** Cancels the action named in the envelope (a device mid-install may refuse; it reports why). */
+export const Cancel = Type.Object(
+  { type: Type.Literal('cancel'), campaignId: Id, reason: Text(256) },
+  { additionalProperties: false },
+);
+export type Cancel = Static<typeof Cancel>;
+
+/** Body of a command envelope. */
+export const CommandBody = Type.Union([Offer, Cancel]);
+export type CommandBody = Static<typeof CommandBody>;
+
+/**
+ * A command to one device. Signed over everything but `sig` (see
+ * command-envelope.ts); `seq` is monotonic per device so a replay is refused.
+ */
+export const CommandEnvelope = Type.Object(
+  {
+    v: Type.Literal(1),
+    deviceId: Id,
+    actionId: Id,
+    seq: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+    nonce: Type.String({ minLength: 16, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }),
+    expiresAt: EpochMs,
+    body: CommandBody,
+    keyId: Text(128),
+    /** base64 ed25519 signature (64 bytes). */
+    sig: Type.String({ minLength: 86, maxLength: 88, pattern: '^[A-Za-z0-9+/]*={0,2}$' }),
+  },
+  { additionalProperties: false },
+);
+export type CommandEnvelope = Static<typeof CommandEnvelope>;
+
+/**
+ * Step names of a status report. Stable strings, persisted by the server and
+ * shown to operators: never rename or reuse one; add new ones instead.
+ */
+export const STEP_NAMES = [
+  'offered',
+  'verifying',
+  'downloading',
+  'downloaded',
+  'installing',
+  'installed',
+  'rebooting',
+  'trial-boot',
+  'health-check',
+  'committed',
+  'rolled-back',
+  'cancelled',
+  'failed',
+] as const;
+export type StepName = (typeof STEP_NAMES)[number];
+
+const plainSteps = STEP_NAMES.filter((s) => s !== 'downloading' && s !== 'failed');
+
+/** One step of the update lifecycle as reported by the device. */
+export const Step = Type.Union([
+  Type.Object(
+    {
+      name: Type.Union(plainSteps.map((s) => Type.Literal(s))),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      name: Type.Literal('downloading'),
+      progress: Type.Object({ chunksDone: Count, chunkCount: Count }, { additionalProperties: false }),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      name: Type.Literal('failed'),
+      code: Text(64),
+      reason: Text(512),
+      transient: Type.Boolean(),
+    },
+    { additionalProperties: false },
+  ),
+]);
+export type Step = Static<typeof Step>;
+
+/** Per-step status report from a device about one action. */
+export const StatusReport = Type.Object(
+  {
+    v: Type.Literal(1),
+    deviceId: Id,
+    campaignId: Id,
+    actionId: Id,
+    at: EpochMs,
+    step: Step,
+  },
+  { additionalProperties: false },
+);
+export type StatusReport = Static<typeof StatusReport>;
+
+/** Most chunk indices a receiver may ask for in one request (its window bound). */
+export const MAX_WINDOW = 256;
+
+/**
+ * Chunk request, which is also the end-to-end acknowledgement: `next` is the
+ * first chunk the device has NOT yet verified and stored (everything below it
+ * is acknowledged), `want` lists the chunks it asks for now (its window). A
+ * broker PUBACK proves nothing about delivery, so only this message moves the
+ * transfer forward.
+ */
+export const ChunkRequest = Type.Object(
+  {
+    v: Type.Literal(1),
+    imageId: Id,
+    mode: TransferMode,
+    next: Type.Integer({ minimum: 0, maximum: 16_777_216 }),
+    want: Type.Array(Type.Integer({ minimum: 0, maximum: 16_777_216 }), { maxItems: MAX_WINDOW }),
+  },
+  { additionalProperties: false },
+);
+export type ChunkRequest = Static<typeof ChunkRequest>;
+
+function compile<T extends TSchema>(schema: T): TypeCheck<T> {
+  return TypeCompiler.Compile(schema);
+}
+
+/** Validators compiled once at module load (not per message). */
+export const validators = {
+  hello: compile(Hello),
+  online: compile(OnlineStatus),
+  command: compile(CommandEnvelope),
+  status: compile(StatusReport),
+  'chunk-request': compile(ChunkRequest),
+} as const;

@@ -1,0 +1,221 @@
+import { encodeChunkFrame, imageTag } from '../chunk-frame.ts';
+import { MAX_WINDOW, type ChunkRequest } from '../schemas.ts';
+import { deviceTopic, imageChunksTopic } from '../topics.ts';
+import type { TransferTimers } from './timers.ts';
+
+/** Options of ChunkServer. */
+export interface ChunkServerOptions {
+  /** Publishes one chunk frame (QoS 0: the end-to-end request/ack protocol does the reliability). */
+  publish(topic: string, payload: Buffer): void | Promise<void>;
+  /** Reads chunk `index` of an image (from the server's artifact store). */
+  readChunk(imageId: string, index: number): Uint8Array | Promise<Uint8Array>;
+  timers: TransferTimers;
+  /**
+   * Fan-out: how long a requested chunk may wait for the other devices of the
+   * wave to ask for it too, so one publish serves them all.
+   */
+  lingerMs?: number;
+  /** Fan-out: a device silent for this long is no longer waited for. */
+  deviceIdleMs?: number;
+}
+
+/** Why a chunk request was refused (the caller counts these like decode rejections). */
+export type ChunkRequestReject = 'unknown-image' | 'bad-range';
+
+/** Server egress counters. */
+export interface ChunkServerStats {
+  publishes: number;
+  /** Payload bytes handed to the broker. */
+  bytes: number;
+  unicastPublishes: number;
+  fanoutPublishes: number;
+  readErrors: number;
+}
+
+interface FanoutDevice {
+  next: number;
+  window: number;
+  lastSeen: number;
+}
+
+interface ImageState {
+  chunkCount: number;
+  tag: string;
+  devices: Map<string, FanoutDevice>;
+  /** Fan-out chunks asked for and not yet sent: index -> first request time and who asked. */
+  pending: Map<number, { firstAt: number; requesters: Set<string> }>;
+}
+
+/**
+ * Server side of the chunk transfer. Sends only chunks that devices asked
+ * for (their windows are the flow control).
+ *
+ * UNICAST: each requested chunk goes to the asking device's own topic.
+ * FAN-OUT: chunks go to one per-image topic that every device of the wave
+ * subscribes to; requests for the same chunk from several devices within
+ * `lingerMs` are merged into one publish, and the broker does the copying.
+ * A chunk is sent early when every active device whose window covers it has
+ * asked, so devices moving in step never wait for the linger.
+ */
+export class ChunkServer {
+  readonly #o: Required<ChunkServerOptions>;
+  readonly #images = new Map<string, ImageState>();
+  #timer: unknown = undefined;
+  #timerAt = Infinity;
+  readonly stats: ChunkServerStats = { publishes: 0, bytes: 0, unicastPublishes: 0, fanoutPublishes: 0, readErrors: 0 };
+
+  constructor(options: ChunkServerOptions) {
+    this.#o = { lingerMs: 10, deviceIdleMs: 5000, ...options };
+  }
+
+  /** Makes an image downloadable. */
+  addImage(imageId: string, chunkCount: number): void {
+    imageChunksTopic(imageId); // validates the id once, here, not per chunk
+    if (this.#images.has(imageId)) return;
+    this.#images.set(imageId, { chunkCount, tag: imageTag(imageId), devices: new Map(), pending: new Map() });
+  }
+
+  /** Stops serving an image (campaign over). */
+  removeImage(imageId: string): void {
+    this.#images.delete(imageId);
+  }
+
+  /**
+   * Fan-out: names the devices a wave has offered `imageId` to, so the first
+   * chunks wait (up to lingerMs) for all of them instead of going out as soon
+   * as the fastest device asks. A device that never asks is forgotten after
+   * deviceIdleMs.
+   */
+  expectDevices(imageId: string, deviceIds: readonly string[]): void {
+    const image = this.#images.get(imageId);
+    if (image === undefined) return;
+    const now = this.#o.timers.now();
+    for (const id of deviceIds) {
+      if (!image.devices.has(id)) image.devices.set(id, { next: 0, window: MAX_WINDOW, lastSeen: now });
+    }
+  }
+
+  /** Devices currently downloading `imageId` in fan-out mode. */
+  activeDevices(imageId: string): string[] {
+    return [...(this.#images.get(imageId)?.devices.keys() ?? [])];
+  }
+
+  /** Handles a decoded chunk request from `deviceId`; null when accepted. */
+  handleRequest(deviceId: string, request: ChunkRequest): ChunkRequestReject | null {
+    const image = this.#images.get(request.imageId);
+    if (image === undefined) return 'unknown-image';
+    if (request.next > image.chunkCount) return 'bad-range';
+    for (const i of request.want) {
+      if (i >= image.chunkCount || i < request.next || i >= request.next + MAX_WINDOW) return 'bad-range';
+    }
+    const want = [...new Set(request.want)].sort((a, b) => a - b);
+    if (request.mode === 'unicast') {
+      image.devices.delete(deviceId);
+      void this.#sendUnicast(deviceId, request.imageId, image, want);
+      return null;
+    }
+    const now = this.#o.timers.now();
+    if (request.next >= image.chunkCount) {
+      image.devices.delete(deviceId);
+    } else {
+      const prev = image.devices.get(deviceId);
+      const span = want.length > 0 ? (want[want.length - 1] ?? 0) - request.next + 1 : 0;
+      image.devices.set(deviceId, { next: request.next, window: prev === undefined || prev.window === MAX_WINDOW ? Math.max(1, span) : Math.max(prev.window, span), lastSeen: now });
+    }
+    for (const i of want) {
+      let p = image.pending.get(i);
+      if (p === undefined) {
+        p = { firstAt: now, requesters: new Set() };
+        image.pending.set(i, p);
+      }
+      p.requesters.add(deviceId);
+    }
+    this.#pump();
+    return null;
+  }
+
+  /** Cancels timers (server shutdown). */
+  close(): void {
+    if (this.#timer !== undefined) this.#o.timers.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+  }
+
+  async #sendUnicast(deviceId: string, imageId: string, image: ImageState, want: number[]): Promise<void> {
+    const topic = deviceTopic('chunk-data', deviceId);
+    for (const i of want) {
+      const frame = await this.#frame(imageId, image, i);
+      if (frame === null) continue;
+      this.stats.unicastPublishes++;
+      this.#count(frame);
+      await this.#o.publish(topic, frame);
+    }
+  }
+
+  async #frame(imageId: string, image: ImageState, index: number): Promise<Buffer | null> {
+    try {
+      return encodeChunkFrame(image.tag, index, await this.#o.readChunk(imageId, index));
+    } catch {
+      // The device re-requests after its timeout; a persistent read error
+      // shows up as its transfer failing, and here as a counter.
+      this.stats.readErrors++;
+      return null;
+    }
+  }
+
+  #count(frame: Buffer): void {
+    this.stats.publishes++;
+    this.stats.bytes += frame.length;
+  }
+
+  /** Sends every fan-out chunk that is ready; re-arms the timer for the rest. */
+  #pump(): void {
+    const now = this.#o.timers.now();
+    let earliest = Infinity;
+    for (const [imageId, image] of this.#images) {
+      const ready: number[] = [];
+      for (const [i, p] of image.pending) {
+        if (now - p.firstAt >= this.#o.lingerMs || this.#everyoneAsked(image, i, p.requesters, now)) ready.push(i);
+        else earliest = Math.min(earliest, p.firstAt + this.#o.lingerMs);
+      }
+      ready.sort((a, b) => a - b);
+      for (const i of ready) image.pending.delete(i);
+      if (ready.length > 0) void this.#sendFanout(imageId, image, ready);
+    }
+    if (earliest < this.#timerAt) {
+      if (this.#timer !== undefined) this.#o.timers.clearTimeout(this.#timer);
+      this.#timerAt = earliest;
+      this.#timer = this.#o.timers.setTimeout(() => {
+        this.#timer = undefined;
+        this.#timerAt = Infinity;
+        this.#pump();
+      }, Math.max(0, earliest - now));
+    }
+  }
+
+  #everyoneAsked(image: ImageState, index: number, requesters: Set<string>, now: number): boolean {
+    for (const [id, d] of image.devices) {
+      if (now - d.lastSeen > this.#o.deviceIdleMs) {
+        image.devices.delete(id);
+        continue;
+      }
+      // `next` is only as fresh as the device's last request: by its next one
+      // it may have moved up to a whole window, so it may ask for anything
+      // below next + 2 * window. Devices far behind (resumed late) do not
+      // hold the stream back; they get their chunks after the linger.
+      if (index >= d.next && index < d.next + 2 * d.window && !requesters.has(id)) return false;
+    }
+    return true;
+  }
+
+  async #sendFanout(imageId: string, image: ImageState, indices: number[]): Promise<void> {
+    const topic = imageChunksTopic(imageId);
+    for (const i of indices) {
+      const frame = await this.#frame(imageId, image, i);
+      if (frame === null) continue;
+      this.stats.fanoutPublishes++;
+      this.#count(frame);
+      await this.#o.publish(topic, frame);
+    }
+  }
+}
