@@ -30,6 +30,7 @@ export {
   CHUNK_SIZE_MAX,
   CHUNK_SIZE_MIN,
   DEFAULT_CHUNK_SIZE,
+  defaultChunkSize,
   MANIFEST_MAX_BYTES,
   validateManifest,
 } from './manifest.ts';

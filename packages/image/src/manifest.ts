@@ -167,13 +167,16 @@ export function parseManifestBytes(bytes: Uint8Array): Manifest {
   return validateManifest(value);
 }
 
+/** Chunk size used when none is given: 64 KiB, doubled while the chunk list would exceed 32768 entries. */
+export function defaultChunkSize(payloadSize: number): number {
+  let chunkSize = DEFAULT_CHUNK_SIZE;
+  while (chunkSize < CHUNK_SIZE_MAX && chunkCount(payloadSize, chunkSize) > DEFAULT_MAX_CHUNKS) chunkSize *= 2;
+  return chunkSize;
+}
+
 /** Builds the manifest for a payload, hashing it whole and per chunk. */
 export function buildManifest(input: ManifestInput, payload: Uint8Array, now: Date = new Date()): Manifest {
-  let chunkSize = input.chunkSize;
-  if (chunkSize === undefined) {
-    chunkSize = DEFAULT_CHUNK_SIZE;
-    while (chunkSize < CHUNK_SIZE_MAX && chunkCount(payload.byteLength, chunkSize) > DEFAULT_MAX_CHUNKS) chunkSize *= 2;
-  }
+  const chunkSize = input.chunkSize ?? defaultChunkSize(payload.byteLength);
   const chunks: string[] = [];
   const size = payload.byteLength;
   if (Number.isSafeInteger(chunkSize) && chunkSize >= CHUNK_SIZE_MIN && chunkSize <= CHUNK_SIZE_MAX) {
