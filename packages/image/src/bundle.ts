@@ -19,6 +19,13 @@ export interface VerifyPolicy {
   /** the device's committed security counter; lower images are rollbacks */
   minSecurityCounter: number;
   now: Date;
+  /**
+   * Default true. Expiry defends INSTALLATION against freeze attacks; a
+   * bootloader (no trusted clock) and an agent re-verifying an image it
+   * already accepted pass false, so an installed image never stops booting
+   * because its deadline passed.
+   */
+  checkExpiry?: boolean;
 }
 
 /** Signs canonical manifest bytes with each signer (images keys). */
@@ -43,7 +50,7 @@ export function createBundle(input: ManifestInput, payload: Uint8Array, signers:
 export function verifyManifest(header: BundleHeader, root: RootSigned, policy: VerifyPolicy): Manifest {
   verifyRoleSignatures(root, 'images', SigningContext.manifest, header.manifestBytes, header.signatures);
   const manifest = parseManifestBytes(header.manifestBytes);
-  if (policy.now.getTime() >= Date.parse(manifest.expiresAt)) {
+  if (policy.checkExpiry !== false && policy.now.getTime() >= Date.parse(manifest.expiresAt)) {
     throw new ImageError('MANIFEST_EXPIRED', `manifest for ${manifest.product} ${manifest.version} expired at ${manifest.expiresAt}`);
   }
   if (!manifest.compatibleHardware.includes(policy.hardware)) {

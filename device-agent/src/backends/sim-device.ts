@@ -1,0 +1,163 @@
+/**
+ * A simulated device: a disk, the in-process bootloader and the agent, run
+ * through power-on -> boot -> agent -> reboot cycles until the device settles.
+ *
+ * The disk is the only thing that survives a power cut; everything else
+ * (bootloader state, agent object, transport) is rebuilt at each power-on,
+ * exactly as on hardware. Power cuts come from a FaultyBlockDevice wrapped
+ * around the disk.
+ */
+import {
+  FaultyBlockDevice,
+  MemoryBlockDevice,
+  PartitionView,
+  planDiskLayout,
+  writeGpt,
+} from '@uniota/block-device';
+import type { BlockDevice, DiskLayout, FaultPlan } from '@uniota/block-device';
+import { UBootEnvBootControl, UBootEnvStore, initialBootEnv } from '@uniota/boot-control';
+import type { SlotName } from '@uniota/boot-control';
+import { encodeSlotTrailer, parseBundleHeader, verifyManifest } from '@uniota/image';
+import type { RootSigned } from '@uniota/image';
+import { bootOnce } from '@uniota/bootloader-sim';
+import type { BootResult } from '@uniota/bootloader-sim';
+import { UpdateAgent } from '../agent.ts';
+import type { RunResult } from '../agent.ts';
+import type { JournalState } from '../agent-state.ts';
+import { fixedHealthCheck } from '../health-check.ts';
+import type { ImageSource } from '../image-source.ts';
+import { Journal } from '../journal.ts';
+import type { AgentTransport, UpdateOffer } from '../transport.ts';
+
+export interface SimDeviceSpec {
+  hardware: string;
+  root: RootSigned;
+  slotSize: number;
+  trailerSize: number;
+  envSize: number;
+  dataSize: number;
+  bootLimit: number;
+}
+
+/** A small device: fast enough to clone and sweep thousands of times. */
+export function smallDeviceSpec(root: RootSigned, hardware = 'sim-board-1'): SimDeviceSpec {
+  return { hardware, root, slotSize: 1024 * 1024, trailerSize: 16 * 1024, envSize: 0x4000, dataSize: 1024 * 1024, bootLimit: 3 };
+}
+
+/** Builds a factory-fresh disk: GPT, boot env (slot A, no trial), `factoryBundle` installed in slot A. */
+export async function provisionSimDisk(spec: SimDeviceSpec, factoryBundle: Uint8Array): Promise<{ disk: MemoryBlockDevice; layout: DiskLayout }> {
+  const layout = planDiskLayout({ envSize: spec.envSize, slotSize: spec.slotSize, dataSize: spec.dataSize });
+  const disk = new MemoryBlockDevice(layout.diskSize);
+  await writeGpt(disk, layout);
+  const header = parseBundleHeader(factoryBundle);
+  const manifest = verifyManifest(header, spec.root, { hardware: spec.hardware, minSecurityCounter: 0, now: new Date(0), checkExpiry: false });
+  const slotA = new PartitionView(disk, layout.slotA.offset, layout.slotA.length);
+  await slotA.write(0, factoryBundle.subarray(header.headerLength, header.headerLength + manifest.payload.size));
+  await slotA.write(slotA.size - spec.trailerSize, encodeSlotTrailer(factoryBundle.subarray(0, header.headerLength), spec.trailerSize));
+  const env = new UBootEnvStore(disk, { offsets: layout.envOffsets, envSize: layout.envSize });
+  await env.write(initialBootEnv({ bootPart: 'A', bootLimit: spec.bootLimit }));
+  await disk.flush();
+  return { disk, layout };
+}
+
+export interface PowerOnOptions {
+  transport: AgentTransport;
+  source: ImageSource;
+  /** Asked whenever the agent is idle: the next offer the "server" would send, or null. */
+  nextOffer: (state: JournalState) => UpdateOffer | null;
+  plan?: FaultPlan;
+  /** Resets (boots) allowed before the run is declared a boot loop. */
+  maxBoots?: number;
+  progressEvery?: number;
+  clock?: () => Date;
+  log?: (line: string) => void;
+}
+
+export type PowerOnResult =
+  | { kind: 'settled'; slot: SlotName; version: string; boots: number; state: JournalState }
+  | { kind: 'bricked'; boots: number; reasons: Record<SlotName, string> }
+  | { kind: 'boot-loop'; boots: number };
+
+/** One simulated device over persistent storage. */
+export class SimDevice {
+  /** Boot results of the last power-on, oldest first (for assertions and the demo). */
+  readonly bootLog: BootResult[] = [];
+  private faulty: FaultyBlockDevice | null = null;
+
+  constructor(
+    readonly storage: BlockDevice,
+    readonly spec: SimDeviceSpec,
+    readonly layout: DiskLayout,
+  ) {}
+
+  /**
+   * Powers the device on and runs it until it settles (agent idle with no
+   * offer pending, or waiting for an install command). A power cut from
+   * `plan` propagates as PowerCutError: the caller decides to power on again.
+   */
+  async powerOn(opts: PowerOnOptions): Promise<PowerOnResult> {
+    this.faulty = opts.plan === undefined ? null : new FaultyBlockDevice(this.storage, opts.plan);
+    const disk: BlockDevice = this.faulty ?? this.storage;
+    const maxBoots = opts.maxBoots ?? 20;
+    const clock = opts.clock ?? (() => new Date());
+    this.bootLog.length = 0;
+    for (let boots = 1; boots <= maxBoots; boots++) {
+      const boot = await bootOnce(disk, { hardware: this.spec.hardware, root: this.spec.root, layout: this.layout, trailerSize: this.spec.trailerSize });
+      this.bootLog.push(boot);
+      opts.log?.(boot.kind === 'booted' ? `boot ${boots}: slot ${boot.slot} (${boot.path}${boot.fellBack ? ', fell back' : ''}) version ${boot.manifest.version} ${boot.image?.behaviour ?? 'unknown'}` : `boot ${boots}: BRICKED`);
+      if (boot.kind === 'bricked') return { kind: 'bricked', boots, reasons: boot.reasons };
+      const behaviour = boot.image?.behaviour ?? 'panic';
+      // A panic resets at once; a hang is reset by the watchdog. Either way
+      // the agent never runs and the bootloader counts the next boot.
+      if (behaviour === 'panic' || behaviour === 'hang') continue;
+      const agent = await UpdateAgent.open({
+        bootControl: new UBootEnvBootControl(new UBootEnvStore(disk, { offsets: this.layout.envOffsets, envSize: this.layout.envSize }), { defaultBootLimit: this.spec.bootLimit }),
+        slots: this.slotViews(disk),
+        journal: new Journal(new PartitionView(disk, this.layout.data.offset, this.layout.data.length)),
+        runningSlot: boot.slot,
+        hardware: this.spec.hardware,
+        root: this.spec.root,
+        trailerSize: this.spec.trailerSize,
+        clock,
+        healthCheck: fixedHealthCheck(
+          behaviour === 'ok' ? { healthy: true, reason: 'image reports healthy' } : { healthy: false, reason: 'image reports unhealthy' },
+        ),
+        transport: opts.transport,
+        source: opts.source,
+        ...(opts.progressEvery === undefined ? {} : { progressEvery: opts.progressEvery }),
+        ...(opts.log === undefined ? {} : { log: opts.log }),
+      });
+      let result: RunResult = await agent.start();
+      while (result.kind === 'idle' || result.kind === 'stalled') {
+        const offer = opts.nextOffer(agent.state);
+        if (offer === null) break;
+        const before = JSON.stringify(agent.state);
+        result = await agent.offer(offer);
+        // An offer that changed nothing (rejected, already done) would loop forever.
+        if ((result.kind === 'idle' || result.kind === 'stalled') && JSON.stringify(agent.state) === before) break;
+      }
+      if (result.kind === 'reboot') continue;
+      const state = agent.state;
+      return { kind: 'settled', slot: boot.slot, version: boot.manifest.version, boots, state };
+    }
+    return { kind: 'boot-loop', boots: maxBoots };
+  }
+
+  /** Writes and flushes the last power-on performed (when it ran with a fault plan). */
+  get operations(): number {
+    return this.faulty?.operations ?? 0;
+  }
+
+  /** A copy of this device whose disk evolves independently (for sweeps). */
+  clone(): SimDevice {
+    if (!(this.storage instanceof MemoryBlockDevice)) throw new Error('only memory-backed devices can be cloned');
+    return new SimDevice(this.storage.clone(), this.spec, this.layout);
+  }
+
+  private slotViews(disk: BlockDevice): Record<SlotName, BlockDevice> {
+    return {
+      A: new PartitionView(disk, this.layout.slotA.offset, this.layout.slotA.length),
+      B: new PartitionView(disk, this.layout.slotB.offset, this.layout.slotB.length),
+    };
+  }
+}

@@ -1,0 +1,18 @@
+export { UpdateAgent } from './agent.ts';
+export type { AgentDeps, RunResult } from './agent.ts';
+export { AGENT_STATES, JOURNAL_FORMAT_VERSION, RETIRED_STATES, initialState } from './agent-state.ts';
+export type { AgentStateName, CommittedImage, HistoryEntry, JournalState, UpdateJob, UpdateOutcome } from './agent-state.ts';
+export { AGENT_EVENTS, TRANSITIONS, nextState } from './lifecycle-table.ts';
+export type { AgentEvent, Transition } from './lifecycle-table.ts';
+export { RESUME_TABLE, resumeAction } from './resume-table.ts';
+export type { BootObservation, ResumeRow } from './resume-table.ts';
+export { Journal } from './journal.ts';
+export { fixedHealthCheck, withTimeout } from './health-check.ts';
+export type { HealthCheck, HealthResult } from './health-check.ts';
+export { BundleImageSource } from './image-source.ts';
+export type { ChunkSink, ImageSource } from './image-source.ts';
+export { RecordingTransport } from './transport.ts';
+export type { AgentTransport, ReportStep, StatusReport, UpdateOffer } from './transport.ts';
+export { AgentError, AgentErrorCode } from './errors.ts';
+export { SimDevice, provisionSimDisk, smallDeviceSpec } from './backends/sim-device.ts';
+export type { PowerOnOptions, PowerOnResult, SimDeviceSpec } from './backends/sim-device.ts';
