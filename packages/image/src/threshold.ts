@@ -78,7 +78,7 @@ export function verifyRoleSignatures(
       (['root', 'images', 'server'] as const).filter((r) => root.roles[r].keyids.includes(keyid)).join('/') || 'no role';
     throw new ImageError(
       'KEY_NOT_AUTHORIZED',
-      `key ${unauthorized.map((k) => `${k} (${roles(k)})`).join(', ')} is not a ${roleName} key`,
+      `key ${unauthorized.map((k) => `${k} (${roles(k)})`).join(', ')} is not in the ${roleName} role`,
     );
   }
   if (valid.length === 0 && unknown.length > 0) {
