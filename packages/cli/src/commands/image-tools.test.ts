@@ -81,7 +81,7 @@ describe('uniota image commands', () => {
     expect(await sign('srv.key', 'server-signed.uni')).toBe(0);
     await refuse(['verify', p('server-signed.uni'), '--root', p('root.json'), '--hardware', 'rpi4'], 'KEY_NOT_AUTHORIZED');
     const tampered = readFileSync(p('b.uni'));
-    tampered[tampered.length - 1] ^= 1;
+    tampered[tampered.length - 1] = (tampered[tampered.length - 1] ?? 0) ^ 1;
     writeFileSync(p('tampered.uni'), tampered);
     await refuse(['verify', p('tampered.uni'), '--root', p('root.json'), '--hardware', 'rpi4'], 'CHUNK_HASH_MISMATCH');
     await refuse(['keygen', '--out', dir, '--name', 'img'], 'CLI_USAGE');
