@@ -26,6 +26,8 @@ export interface CampaignEngineOptions {
   clock: () => number;
   /** Called after a commit that appended events for these campaigns (drives the SSE stream). */
   onEvents?: (campaignIds: ReadonlySet<number>) => void;
+  /** Called with the outcome of every ingested report batch (metrics). */
+  onIngest?: (outcomes: readonly IngestOutcome[]) => void;
   /** Called when the gateway fails to deliver; the send is retried on the next tick. */
   onGatewayError?: (err: unknown, what: UpdateOffer | CancelCommand) => void;
 }
@@ -64,6 +66,7 @@ export class CampaignEngine {
   private readonly clock: () => number;
   private readonly onEvents: ((ids: ReadonlySet<number>) => void) | undefined;
   private readonly onGatewayError: ((err: unknown, what: UpdateOffer | CancelCommand) => void) | undefined;
+  private readonly onIngest: ((outcomes: readonly IngestOutcome[]) => void) | undefined;
   readonly devices: DevicesRepo;
   readonly images: ImagesRepo;
   readonly campaigns: CampaignsRepo;
@@ -81,6 +84,7 @@ export class CampaignEngine {
     this.clock = opts.clock;
     this.onEvents = opts.onEvents;
     this.onGatewayError = opts.onGatewayError;
+    this.onIngest = opts.onIngest;
     this.devices = new DevicesRepo(this.db);
     this.images = new ImagesRepo(this.db);
     this.campaigns = new CampaignsRepo(this.db);
@@ -197,6 +201,7 @@ export class CampaignEngine {
     const now = this.clock();
     const out = this.db.transaction(() => reports.map((r) => this.applyReport(r, now)))();
     this.flushEvents();
+    this.onIngest?.(out);
     return out;
   }
 

@@ -1,0 +1,61 @@
+import { join } from 'node:path';
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { ServerError, ServerErrorCode } from './errors.ts';
+
+/** Every server setting, with its default, in one schema. */
+export const ServerConfigSchema = Type.Object(
+  {
+    dataDir: Type.String({ minLength: 1, default: './uniota-data', description: 'SQLite database and bundle store' }),
+    host: Type.String({ default: '127.0.0.1' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+    brokerUrl: Type.String({ default: 'mqtt://127.0.0.1:1883' }),
+    trustRootPath: Type.Optional(Type.String({ description: 'root.json; default <dataDir>/root.json' })),
+    tickMs: Type.Integer({ minimum: 10, default: 1000, description: 'campaign engine period' }),
+    maxBundleBytes: Type.Integer({ minimum: 1, default: 512 * 1024 * 1024 }),
+    logLevel: Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+      { default: 'info' },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type ServerConfig = Static<typeof ServerConfigSchema> & { trustRootPath: string; dbPath: string; blobDir: string };
+
+/** Environment variable for each setting (strings are converted by the schema). */
+export const configEnv: Readonly<Record<keyof Static<typeof ServerConfigSchema>, string>> = {
+  dataDir: 'UNIOTA_DATA_DIR',
+  host: 'UNIOTA_HOST',
+  port: 'UNIOTA_PORT',
+  brokerUrl: 'UNIOTA_BROKER_URL',
+  trustRootPath: 'UNIOTA_TRUST_ROOT',
+  tickMs: 'UNIOTA_TICK_MS',
+  maxBundleBytes: 'UNIOTA_MAX_BUNDLE_BYTES',
+  logLevel: 'UNIOTA_LOG_LEVEL',
+};
+
+/** Resolves the configuration: defaults < environment < explicit overrides. */
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  overrides: Partial<Static<typeof ServerConfigSchema>> = {},
+): ServerConfig {
+  const raw: Record<string, unknown> = {};
+  for (const [key, name] of Object.entries(configEnv)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') raw[key] = v;
+  }
+  Object.assign(raw, Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)));
+  const value = Value.Default(ServerConfigSchema, Value.Convert(ServerConfigSchema, raw));
+  if (!Value.Check(ServerConfigSchema, value)) {
+    const e = Value.Errors(ServerConfigSchema, value).First();
+    const key = e?.path.slice(1) ?? '';
+    const envName = configEnv[key as keyof typeof configEnv];
+    throw new ServerError(ServerErrorCode.Config, `invalid setting ${key}${envName ? ` (${envName})` : ''}: ${e?.message ?? 'invalid'}`);
+  }
+  return {
+    ...value,
+    trustRootPath: value.trustRootPath ?? join(value.dataDir, 'root.json'),
+    dbPath: join(value.dataDir, 'server.db'),
+    blobDir: join(value.dataDir, 'blobs'),
+  };
+}
