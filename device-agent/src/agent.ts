@@ -486,7 +486,7 @@ export class UpdateAgent {
       const code = err instanceof UniotaError ? err.code : 'INTERNAL';
       this.log(`step failed in ${this.s.state}: ${code}: ${err instanceof Error ? err.message : String(err)}`);
       if (['downloading', 'verifying-slot', 'installed', 'arming'].includes(this.s.state)) {
-        return this.finish(this.s.state === 'arming' ? 'slot-invalid' : 'slot-invalid', 'failed', code, String(err), true);
+        return this.finish('slot-invalid', 'failed', code, err instanceof Error ? err.message : String(err), true);
       }
       throw err;
     }

@@ -46,6 +46,7 @@ export const TRANSITIONS: readonly Transition[] = [
   { from: 'verifying-slot', on: 'cancel', to: 'idle' },
   { from: 'installed', on: 'install', to: 'arming' },
   { from: 'installed', on: 'cancel', to: 'idle' },
+  { from: 'installed', on: 'slot-invalid', to: 'idle' },
   // The slot is re-verified right before the env write (no verify/activate race).
   { from: 'arming', on: 'slot-invalid', to: 'idle' },
   { from: 'arming', on: 'armed', to: 'rebooting' },

@@ -128,13 +128,13 @@ export class SimDevice {
         ...(opts.log === undefined ? {} : { log: opts.log }),
       });
       let result: RunResult = await agent.start();
-      while (result.kind === 'idle' || result.kind === 'stalled') {
+      while (result.kind !== 'reboot') {
         const offer = opts.nextOffer(agent.state);
         if (offer === null) break;
         const before = JSON.stringify(agent.state);
         result = await agent.offer(offer);
         // An offer that changed nothing (rejected, already done) would loop forever.
-        if ((result.kind === 'idle' || result.kind === 'stalled') && JSON.stringify(agent.state) === before) break;
+        if (result.kind !== 'reboot' && JSON.stringify(agent.state) === before) break;
       }
       if (result.kind === 'reboot') continue;
       const state = agent.state;
