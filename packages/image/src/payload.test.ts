@@ -130,3 +130,14 @@ describe('chunkCount', () => {
     expect(chunkCount(2 ** 53 - 1, 16 * 1024 * 1024)).toBe(2 ** 29);
   });
 });
+
+describe('PayloadVerifier after finish', () => {
+  it('ignores an empty slice but refuses more bytes', () => {
+    const v = new PayloadVerifier(manifest);
+    v.update(payload);
+    v.finish();
+    v.update(new Uint8Array(0));
+    v.finish();
+    expect(codeOf(() => v.update(Uint8Array.of(1)))).toBe('PAYLOAD_TOO_LONG');
+  });
+});

@@ -36,7 +36,10 @@ export class PayloadVerifier {
   /** Feeds the next payload bytes; throws PAYLOAD_TOO_LONG or CHUNK_HASH_MISMATCH. */
   update(bytes: Uint8Array): void {
     if (this.#failure !== undefined) throw this.#failure;
-    if (this.#finished) throw new ImageError('PAYLOAD_TOO_LONG', 'payload already finished');
+    if (this.#finished) {
+      if (bytes.byteLength === 0) return;
+      this.#fail(new ImageError('PAYLOAD_TOO_LONG', 'bytes arrived after the payload was finished'));
+    }
     const { size, chunkSize, chunks } = this.#manifest.payload;
     if (bytes.byteLength > size - this.#received) {
       this.#fail(new ImageError('PAYLOAD_TOO_LONG', `payload exceeds its signed size of ${size} bytes`));
