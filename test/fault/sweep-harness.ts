@@ -132,8 +132,8 @@ export async function checkInvariants(p: PreparedFlow, run: RunRecord, exactOutc
     if (entries.length !== 1) v.push(`${o.actionId} ended ${entries.length} times in the journal`);
     const expected = p.flow.outcomes[i];
     if (exactOutcome && entries[0] !== undefined && entries[0].outcome !== expected) v.push(`${o.actionId} ended ${entries[0].outcome}, expected ${expected}`);
-    const reported = new Set(transport.reports.filter((r) => r.actionId === o.actionId && (['committed', 'rolled-back', 'failed'] as string[]).includes(r.step)).map((r) => r.step));
-    if (exactOutcome && (reported.size !== 1 || !reported.has(expected as string))) v.push(`${o.actionId} reported outcomes ${[...reported].join(',') || 'none'}, expected ${expected}`);
+    const reported = new Set<string>(transport.reports.filter((r) => r.actionId === o.actionId && (['committed', 'rolled-back', 'failed'] as string[]).includes(r.step)).map((r) => r.step));
+    if (exactOutcome && (reported.size !== 1 || expected === undefined || !reported.has(expected))) v.push(`${o.actionId} reported outcomes ${[...reported].join(',') || 'none'}, expected ${expected}`);
   });
   if (s.history.some((h) => h.outcome === 'committed' && h.version !== result.version && h.actionId === p.offers.at(-1)?.actionId)) v.push('last committed update is not what runs');
   return v;
