@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { concatBytes, sha256Hex } from './encoding.ts';
 import { ImageError } from './errors.ts';
@@ -284,5 +285,27 @@ describe('signManifestBytes', () => {
     const bytes = encodeManifest(m);
     const sigs = signManifestBytes(bytes, [t.imageKeys[0]!.signer]);
     expect(sigs[0]!.sig).toEqual(header.signatures[0]!.sig);
+  });
+});
+
+describe('no single-byte change or truncation verifies', () => {
+  it('any flipped bit anywhere in the bundle is refused with an ImageError', () => {
+    fc.assert(
+      fc.property(fc.nat({ max: bundle.length - 1 }), fc.integer({ min: 0, max: 7 }), (at, bit) => {
+        const b = bundle.slice();
+        b[at] = (b[at] ?? 0) ^ (1 << bit);
+        expect(codeOf(() => verifyBundle(b, t.signed, policy))).not.toBe('NO_ERROR');
+      }),
+      { numRuns: 300, seed: 11 },
+    );
+  });
+
+  it('every header byte flipped, and every truncation point, is refused', () => {
+    for (let at = 0; at < header.headerLength; at++) {
+      expect(codeOf(() => verifyBundle(flip(bundle, at), t.signed, policy)), `flip ${at}`).not.toBe('NO_ERROR');
+    }
+    for (let n = 0; n < bundle.length; n += 97) {
+      expect(codeOf(() => verifyBundle(bundle.subarray(0, n), t.signed, policy)), `cut ${n}`).not.toBe('NO_ERROR');
+    }
   });
 });
