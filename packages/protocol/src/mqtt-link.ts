@@ -1,0 +1,185 @@
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { decodeMessage, RejectCode, type DecodedMessage } from './decode.ts';
+import { ProtocolError, ProtocolErrorCode } from './errors.ts';
+import type { RejectionCounter } from './rejection-counter.ts';
+import type { TopicKind } from './topics.ts';
+
+/** Typed handler per message kind; a kind without a handler is rejected as unexpected. */
+export type MessageHandlers = {
+  [K in TopicKind]?: (message: Extract<DecodedMessage, { kind: K }>) => void | Promise<void>;
+};
+
+/** A message published on (re)connect, or registered as the last will. */
+export interface LinkMessage {
+  topic: string;
+  payload: Buffer | string;
+  qos: 0 | 1;
+  retain: boolean;
+}
+
+/** Options of MqttLink.connect. */
+export interface MqttLinkOptions {
+  url: string;
+  clientId: string;
+  /** 5 by default; 4 for the embedded aedes broker (it only speaks 3.1.1). */
+  protocolVersion?: 4 | 5;
+  username?: string;
+  password?: string;
+  /** Published by the broker when this client vanishes (device: retained offline status). */
+  will?: LinkMessage;
+  /** Published after every (re)connect (device: retained online status, then hello). */
+  onConnectPublish?: () => LinkMessage[];
+  /** Topic filters subscribed at QoS 1 and restored after every reconnect. */
+  subscriptions?: string[];
+  handlers: MessageHandlers;
+  counter: RejectionCounter;
+  /** Reconnect backoff: doubles from initialMs to maxMs, with jitter; reset on success. */
+  backoff?: { initialMs: number; maxMs: number };
+  /** Injected randomness for jitter (0..1). */
+  random?: () => number;
+  /** Largest packet we let the broker send us (MQTT 5 only; older brokers ignore it). */
+  maxPacketSize?: number;
+  onConnect?: () => void;
+  onDisconnect?: () => void;
+  /** Handler exceptions land here; they never crash the link. */
+  onHandlerError?: (err: unknown, kind: TopicKind) => void;
+}
+
+/**
+ * Thin MQTT.js adapter shared by agent and server: every incoming message is
+ * decoded and validated before any handler sees it, and anything invalid or
+ * unexpected is counted and dropped. Handlers therefore only ever get typed,
+ * well-formed messages, and a throwing handler cannot take the process down.
+ */
+export class MqttLink {
+  readonly #client: MqttClient;
+  readonly #o: MqttLinkOptions;
+  #delay: number;
+
+  private constructor(client: MqttClient, options: MqttLinkOptions) {
+    this.#client = client;
+    this.#o = options;
+    this.#delay = options.backoff?.initialMs ?? 500;
+    client.on('message', (topic, payload) => this.#onMessage(topic, payload));
+    client.on('connect', () => {
+      this.#delay = this.#o.backoff?.initialMs ?? 500;
+      client.options.reconnectPeriod = this.#delay;
+      for (const m of this.#o.onConnectPublish?.() ?? []) {
+        client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain }, () => undefined);
+      }
+      this.#o.onConnect?.();
+    });
+    client.on('close', () => {
+      // MQTT.js only knows a fixed reconnect period; raising it before its
+      // reconnect timer is armed gives exponential backoff, so a broker
+      // restart is not met by the whole fleet reconnecting in the same second.
+      const max = this.#o.backoff?.maxMs ?? 30_000;
+      const jitter = 0.5 + (this.#o.random ?? Math.random)() / 2;
+      client.options.reconnectPeriod = Math.max(1, Math.round(this.#delay * jitter));
+      this.#delay = Math.min(max, this.#delay * 2);
+      this.#o.onDisconnect?.();
+    });
+    // Errors surface as close/reconnect; an unhandled 'error' event would throw.
+    client.on('error', () => undefined);
+  }
+
+  /** Connects (waiting for the first CONNACK) and subscribes. */
+  static async connect(options: MqttLinkOptions): Promise<MqttLink> {
+    const protocolVersion = options.protocolVersion ?? 5;
+    const clientOptions: IClientOptions = {
+      clientId: options.clientId,
+      protocolVersion,
+      clean: true,
+      reconnectPeriod: options.backoff?.initialMs ?? 500,
+      connectTimeout: 10_000,
+      resubscribe: true,
+    };
+    if (options.username !== undefined) clientOptions.username = options.username;
+    if (options.password !== undefined) clientOptions.password = options.password;
+    if (options.will !== undefined) {
+      clientOptions.will = { ...options.will, payload: Buffer.from(options.will.payload) };
+    }
+    if (protocolVersion === 5 && options.maxPacketSize !== undefined) {
+      clientOptions.properties = { maximumPacketSize: options.maxPacketSize };
+    }
+    const client = mqtt.connect(options.url, clientOptions);
+    const link = new MqttLink(client, options);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const onErr = (err: Error) => {
+          client.off('connect', onOk);
+          reject(err);
+        };
+        const onOk = () => {
+          client.off('error', onErr);
+          resolve();
+        };
+        client.once('connect', onOk);
+        client.once('error', onErr);
+      });
+      if (options.subscriptions && options.subscriptions.length > 0) await link.subscribe(options.subscriptions);
+    } catch (err) {
+      await client.endAsync(true).catch(() => undefined);
+      throw new ProtocolError(ProtocolErrorCode.NOT_CONNECTED, `cannot connect to ${options.url}`, { cause: err, transient: true });
+    }
+    return link;
+  }
+
+  /** True while connected to the broker. */
+  get connected(): boolean {
+    return this.#client.connected;
+  }
+
+  /** Subscribes at QoS 1 (kept across reconnects). */
+  async subscribe(filters: string[]): Promise<void> {
+    await this.#client.subscribeAsync(filters.map((f) => f), { qos: 1 });
+  }
+
+  /** Unsubscribes. */
+  async unsubscribe(filters: string[]): Promise<void> {
+    await this.#client.unsubscribeAsync(filters);
+  }
+
+  /**
+   * Publishes; resolves when handed to the broker (QoS 1: on PUBACK). A
+   * PUBACK says the broker has it, NOT that any subscriber got it.
+   */
+  async publish(topic: string, payload: Buffer | string, options: { qos?: 0 | 1; retain?: boolean } = {}): Promise<void> {
+    await this.#client.publishAsync(topic, payload, { qos: options.qos ?? 1, retain: options.retain ?? false });
+  }
+
+  /** Publishes a JSON message. */
+  publishJson(topic: string, message: unknown, options: { qos?: 0 | 1; retain?: boolean } = {}): Promise<void> {
+    return this.publish(topic, JSON.stringify(message), options);
+  }
+
+  /** Disconnects. `force` skips the DISCONNECT packet so the broker publishes the will (tests of power loss). */
+  async close(force = false): Promise<void> {
+    if (force) {
+      // Destroying the socket is what a power cut looks like to the broker.
+      this.#client.stream.destroy();
+    }
+    await this.#client.endAsync(force);
+  }
+
+  #onMessage(topic: string, payload: Buffer): void {
+    const decoded = decodeMessage(topic, payload);
+    if (!decoded.ok) {
+      this.#o.counter.record(decoded, topic);
+      return;
+    }
+    const handler = this.#o.handlers[decoded.kind] as ((m: DecodedMessage) => void | Promise<void>) | undefined;
+    if (handler === undefined) {
+      this.#o.counter.record(
+        { ok: false, reason: RejectCode.UNEXPECTED, detail: `no handler for ${decoded.kind} here`, kind: decoded.kind },
+        topic,
+      );
+      return;
+    }
+    try {
+      void Promise.resolve(handler(decoded)).catch((err: unknown) => this.#o.onHandlerError?.(err, decoded.kind));
+    } catch (err) {
+      this.#o.onHandlerError?.(err, decoded.kind);
+    }
+  }
+}
