@@ -88,6 +88,20 @@ const rows: { name: string; bundle: () => Uint8Array; root?: RootSigned; policy?
     root: t2.signed,
     code: 'THRESHOLD_NOT_MET',
   },
+  // TUF counting: signatures that do not count are ignored once the threshold is met.
+  {
+    name: 'valid images signature plus a stranger\'s',
+    bundle: () => createBundle(input, payload, [key().signer, t.imageKeys[0]!.signer]),
+    code: 'NO_ERROR',
+  },
+  {
+    name: 'threshold 1: a broken signature by one images key, a valid one by the other',
+    bundle: () => {
+      const good = createBundle(input, payload, [t.imageKeys[1]!.signer]);
+      return withSignatures([{ keyid: sig0.keyid, sig: flip(sig0.sig, 3) }, parseBundleHeader(good).signatures[0]!]);
+    },
+    code: 'NO_ERROR',
+  },
   { name: 'no signatures', bundle: () => withSignatures([]), code: 'SIGNATURE_MISSING' },
   { name: '0-byte signature', bundle: () => withSignatures([{ keyid: sig0.keyid, sig: new Uint8Array(0) }]), code: 'SIGNATURE_MALFORMED' },
   { name: '63-byte signature', bundle: () => withSignatures([{ keyid: sig0.keyid, sig: sig0.sig.subarray(0, 63) }]), code: 'SIGNATURE_MALFORMED' },
