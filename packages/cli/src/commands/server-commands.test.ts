@@ -1,0 +1,82 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { loadConfig, startServer, type RunningServer } from '@uniota/update-server';
+import { main } from '../main.ts';
+// Test helpers of the update server (a trust root and a signed bundle); not part of its public API.
+import { makeBundle, trustSetup } from '../../../../update-server/src/test-helpers/http-fixture.ts';
+import { tempDir } from '../../../../update-server/src/test-helpers/fixtures.ts';
+
+// The server-facing commands against a real server on a free loopback port.
+
+const tmp = tempDir();
+let server: RunningServer;
+let bundlePath = '';
+let badPath = '';
+
+beforeAll(async () => {
+  const trust = trustSetup(Date.now());
+  writeFileSync(join(tmp.dir, 'root.json'), JSON.stringify(trust.root));
+  bundlePath = join(tmp.dir, 'good.bundle');
+  writeFileSync(bundlePath, makeBundle(trust.imagesSigner, Date.now()));
+  badPath = join(tmp.dir, 'bad.bundle');
+  writeFileSync(badPath, makeBundle(trust.otherSigner, Date.now()));
+  server = await startServer(loadConfig({}, { dataDir: tmp.dir, port: 0, logLevel: 'silent', tickMs: 50 }));
+  for (const id of ['d1', 'd2', 'd3']) server.app.engine.deviceHello({ deviceId: id, hardware: 'board-a', tags: ['lab'], currentVersion: '1.0.0' });
+});
+afterAll(async () => {
+  await server.close();
+  tmp.cleanup();
+});
+
+let out = '';
+let err = '';
+beforeEach(() => {
+  out = '';
+  err = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
+  vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((err += String(c)), true));
+});
+afterEach(() => vi.restoreAllMocks());
+
+const run = (...args: string[]) => main(['node', 'uniota', ...args, '--server', server.address]);
+
+describe('uniota server commands', () => {
+  it('image upload rejects a badly signed bundle with its code, then uploads and lists a good one', async () => {
+    expect(await run('image', 'upload', badPath)).toBe(1);
+    expect(err).toMatch(/^error SERVER_IMAGE_REJECTED: .*UNKNOWN_KEY/);
+    expect(await run('image', 'upload', bundlePath, '--actor', 'carol')).toBe(0);
+    expect(out).toMatch(/^uploaded [0-9a-f]{64}  version 2\.0\.0  for board-a/);
+    out = '';
+    expect(await run('image', 'list')).toBe(0);
+    expect(out).toMatch(/VERSION[\s\S]*2\.0\.0/);
+  });
+
+  it('devices lists the fleet', async () => {
+    expect(await run('devices', '--tag', 'lab')).toBe(0);
+    expect(out).toMatch(/d1\s+board-a\s+1\.0\.0/);
+    expect(out).toMatch(/3 of 3/);
+  });
+
+  it('campaign create/status/pause/resume/cancel, then audit verify', async () => {
+    const imageId = server.app.images.list()[0]!.id;
+    expect(await run('campaign', 'create', '--name', 'cli', '--image', imageId, '--devices', 'd2,d1,d3', '--canary', '1', '--abort', 'all:50:2:pause')).toBe(0);
+    const id = /created campaign (\d+) for 3 devices in 2 waves \(1 \/ 2\)/.exec(out)?.[1];
+    expect(id).toBeDefined();
+    out = '';
+    expect(await run('campaign', 'status', id!)).toBe(0);
+    expect(out).toMatch(new RegExp(`campaign ${id} running`));
+    expect(await run('campaign', 'pause', id!)).toBe(0);
+    expect(await run('campaign', 'resume', id!)).toBe(0);
+    expect(await run('campaign', 'cancel', id!)).toBe(0);
+    expect(out).toMatch(/canceled/);
+    expect(await run('campaign', 'resume', id!)).toBe(1);
+    expect(err).toMatch(/error SERVER_ILLEGAL_STATE/);
+    out = '';
+    expect(await run('campaign', 'status', id!, '--watch')).toBe(0); // ended campaign: one line, returns
+    expect(out).toMatch(/canceled/);
+    out = '';
+    expect(await run('audit', 'verify')).toBe(0);
+    expect(out).toMatch(/audit chain intact: \d+ entries/);
+  });
+});

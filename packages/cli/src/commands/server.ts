@@ -1,0 +1,29 @@
+import type { Command } from 'commander';
+import { loadConfig, startServer } from '@uniota/update-server';
+
+/** `uniota server`: runs the update server (HTTP API + campaign engine) until interrupted. */
+export function register(program: Command): void {
+  program
+    .command('server')
+    .description('run the update server; settings come from UNIOTA_* environment variables, overridden by options')
+    .option('--data-dir <dir>', 'database and bundle store (UNIOTA_DATA_DIR)')
+    .option('--host <host>', 'listen address (UNIOTA_HOST)')
+    .option('--port <port>', 'listen port (UNIOTA_PORT)', (v) => Number(v))
+    .option('--trust-root <file>', 'root.json used to verify uploads (UNIOTA_TRUST_ROOT)')
+    .action(async (o: { dataDir?: string; host?: string; port?: number; trustRoot?: string }) => {
+      const config = loadConfig(process.env, {
+        ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}),
+        ...(o.host !== undefined ? { host: o.host } : {}),
+        ...(o.port !== undefined ? { port: o.port } : {}),
+        ...(o.trustRoot !== undefined ? { trustRootPath: o.trustRoot } : {}),
+      });
+      const server = await startServer(config);
+      process.stderr.write(`uniota server listening on ${server.address} (data in ${config.dataDir})\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await server.close();
+    });
+}
