@@ -21,7 +21,6 @@ import {
   parseBundleHeader,
   slotCapacity,
   trailerOffset,
-  verifyChunk,
   verifyManifest,
   verifySlot,
 } from '@uniota/image';
@@ -36,6 +35,7 @@ import type { Journal } from './journal.ts';
 import { nextState } from './lifecycle-table.ts';
 import type { AgentEvent } from './lifecycle-table.ts';
 import { resumeAction } from './resume-table.ts';
+import { DEFAULT_DURABLE_BYTES, firstMissingChunk, streamIntoSlot } from './slot-writer.ts';
 import type { AgentTransport, StatusReport, UpdateOffer } from './transport.ts';
 
 export interface AgentDeps {
@@ -51,7 +51,7 @@ export interface AgentDeps {
   healthCheck: HealthCheck;
   transport: AgentTransport;
   source: ImageSource;
-  /** Chunks between durable progress records (resume granularity vs. write count). */
+  /** Chunks between durable progress records (resume granularity vs. flushes); default: every 4 MiB. */
   progressEvery?: number;
   log?: (line: string) => void;
 }
@@ -302,24 +302,24 @@ export class UpdateAgent {
       await slot.write(trailerOffset(slot.size, this.d.trailerSize), erasedTrailerPrefix());
       await slot.flush();
     }
-    const every = Math.max(1, this.d.progressEvery ?? 16);
-    let next = job.nextChunk;
-    let unsaved = 0;
+    const every = Math.max(1, this.d.progressEvery ?? Math.floor(DEFAULT_DURABLE_BYTES / job.chunkSize));
+    const from = await firstMissingChunk(slot, manifest, job.nextChunk);
+    let next = from;
     try {
-      await this.d.source.fetch(job.actionId, next, async (index, bytes) => {
-        if (index !== next) throw new AgentError('DOWNLOAD_FAILED', `chunk ${index} arrived, expected ${next}`, { transient: true });
-        verifyChunk(manifest, index, bytes);
-        await slot.write(index * job.chunkSize, bytes);
-        next += 1;
-        unsaved += 1;
-        if (unsaved >= every && next < job.chunkCount) {
-          await slot.flush();
-          const reached = next;
-          await this.save({ ...this.s, update: { ...job, nextChunk: reached } });
-          unsaved = 0;
-          await this.report('downloading', { progress: reached / job.chunkCount });
-        }
-      });
+      if (from < job.chunkCount) {
+        next = await streamIntoSlot({
+          slot,
+          manifest,
+          source: this.d.source,
+          actionId: job.actionId,
+          from,
+          every,
+          onDurable: async (reached) => {
+            await this.save({ ...this.s, update: { ...job, nextChunk: reached } });
+            await this.report('downloading', { progress: reached / job.chunkCount });
+          },
+        });
+      }
       if (next !== job.chunkCount) throw new AgentError('DOWNLOAD_FAILED', `source ended at chunk ${next} of ${job.chunkCount}`, { transient: true });
     } catch (err) {
       if (isPowerCut(err)) throw err;

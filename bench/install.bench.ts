@@ -1,0 +1,95 @@
+/**
+ * Streaming install of a 64 MiB signed image into a file-backed slot, against
+ * a raw copy of the same bytes into the same file, measured in the same run.
+ *
+ *   npx tsx bench/install.bench.ts [--mib 64] [--rounds 3]
+ *
+ * Prints MB/s of both and their ratio (target >= 0.8). A second line adds the
+ * read-back verification of the whole slot and the trailer write, i.e. the
+ * complete install step, for an honest picture of what a device spends.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { FileBlockDevice } from '@uniota/block-device';
+import { createBundle, createRoot, encodeSlotTrailer, generateKeyPair, parseBundleHeader, signerFromPem, verifyManifest, verifySlot } from '@uniota/image';
+import { BundleImageSource } from '@uniota/device-agent';
+import { streamIntoSlot } from '../device-agent/src/slot-writer.ts';
+
+const arg = (name: string, def: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+};
+const MIB = arg('mib', 64);
+const ROUNDS = arg('rounds', 3);
+const CHUNK = 64 * 1024;
+const TRAILER = 256 * 1024;
+
+const key = generateKeyPair();
+const root = createRoot({
+  version: 1,
+  expiresAt: new Date(Date.now() + 86400_000),
+  root: { keys: [key.publicKeyRaw], threshold: 1 },
+  images: { keys: [key.publicKeyRaw], threshold: 1 },
+  server: { keys: [generateKeyPair().publicKeyRaw], threshold: 1 },
+});
+const payload = randomBytes(MIB * 1024 * 1024);
+const bundle = createBundle(
+  { product: 'bench', version: '1.0.0', securityCounter: 1, compatibleHardware: ['bench'], expiresAt: new Date(Date.now() + 86400_000), chunkSize: CHUNK },
+  payload,
+  [signerFromPem(key.privateKeyPem)],
+);
+const header = parseBundleHeader(bundle);
+const policy = { hardware: 'bench', minSecurityCounter: 0, now: new Date() };
+const manifest = verifyManifest(header, root, policy);
+const source = new BundleImageSource(new Map([['bench', { payloadOffset: header.headerLength, payloadSize: payload.length, chunkSize: CHUNK, bytes: bundle }]]));
+
+const dir = mkdtempSync(join(tmpdir(), 'uniota-bench-'));
+const slotSize = payload.length + TRAILER;
+
+async function timed(fn: (dev: FileBlockDevice) => Promise<void>): Promise<number> {
+  const dev = await FileBlockDevice.open(join(dir, 'slot.img'), { create: true, size: slotSize });
+  const t0 = process.hrtime.bigint();
+  await fn(dev);
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  await dev.close();
+  return s;
+}
+
+const rawCopy = (dev: FileBlockDevice) =>
+  (async () => {
+    for (let off = 0; off < payload.length; off += CHUNK) await dev.write(off, payload.subarray(off, off + CHUNK));
+    await dev.flush();
+  })();
+
+const streamInstall = async (dev: FileBlockDevice) => {
+  const m = verifyManifest(header, root, policy);
+  const next = await streamIntoSlot({ slot: dev, manifest: m, source, actionId: 'bench', from: 0, every: Number(process.env.EVERY ?? (4 * 1024 * 1024) / CHUNK), onDurable: async () => undefined });
+  await dev.flush();
+  if (next !== manifest.payload.chunks.length) throw new Error('incomplete install');
+};
+
+const fullInstall = async (dev: FileBlockDevice) => {
+  await streamInstall(dev);
+  await dev.write(slotSize - TRAILER, encodeSlotTrailer(bundle.subarray(0, header.headerLength), TRAILER));
+  await dev.flush();
+  await verifySlot(dev, TRAILER, root, { ...policy, checkExpiry: false });
+};
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const raw: number[] = [];
+const stream: number[] = [];
+const full: number[] = [];
+for (let r = 0; r < ROUNDS; r++) {
+  raw.push(await timed(rawCopy));
+  stream.push(await timed(streamInstall));
+  full.push(await timed(fullInstall));
+}
+rmSync(dir, { recursive: true, force: true });
+const mbs = (s: number) => payload.length / 1e6 / s;
+const [rRaw, rStream, rFull] = [mbs(median(raw)), mbs(median(stream)), mbs(median(full))];
+console.log(`install bench: ${MIB} MiB, ${ROUNDS} rounds, median`);
+console.log(`raw copy (write + fsync):              ${rRaw.toFixed(0)} MB/s`);
+console.log(`streaming install (verify + write):    ${rStream.toFixed(0)} MB/s   ratio ${(rStream / rRaw).toFixed(2)} (target >= 0.80)`);
+console.log(`full install (+ trailer + read-back):  ${rFull.toFixed(0)} MB/s   ratio ${(rFull / rRaw).toFixed(2)}`);
