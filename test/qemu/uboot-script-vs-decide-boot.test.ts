@@ -19,8 +19,8 @@ import { fwPrintenv, tempDir } from './helpers.ts';
 
 const tmp = tempDir('uniota-qemu-diff-');
 let flashPath = '';
-let slotA = new Uint8Array();
-let slotB = new Uint8Array();
+let slotA: Uint8Array = new Uint8Array();
+let slotB: Uint8Array = new Uint8Array();
 
 beforeAll(async () => {
   flashPath = join(tmp.dir, 'flash.img');
