@@ -60,6 +60,13 @@ export interface ChunkReceiverStats {
 export class ChunkReceiver {
   readonly #o: Required<Omit<ChunkReceiverOptions, 'onProgress'>> & Pick<ChunkReceiverOptions, 'onProgress'>;
   readonly #tag: string;
+  /**
+   * How far past `next` a frame is kept. Fan-out: two windows, because the
+   * shared stream runs at the pace of the fastest devices of the wave, and a
+   * chunk dropped for being a little early would have to be sent again for
+   * this device alone. Memory stays bounded at 2W chunks.
+   */
+  readonly #acceptSpan: number;
   #next: number;
   readonly #buffered = new Map<number, Uint8Array>();
   readonly #verifying = new Set<number>();
@@ -90,6 +97,7 @@ export class ChunkReceiver {
       ...options,
     };
     this.#tag = imageTag(options.imageId);
+    this.#acceptSpan = options.mode === 'fanout' ? 2 * options.window : options.window;
     this.#next = options.firstMissingChunk;
     this.#done = new Promise<void>((resolve, reject) => {
       this.#resolve = resolve;
@@ -153,7 +161,7 @@ export class ChunkReceiver {
     if (
       frame.imageTag !== this.#tag ||
       i < this.#next ||
-      i >= this.#next + this.#o.window ||
+      i >= this.#next + this.#acceptSpan ||
       i >= this.#o.chunkCount ||
       this.#buffered.has(i) ||
       this.#verifying.has(i)

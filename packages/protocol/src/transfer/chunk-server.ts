@@ -17,6 +17,13 @@ export interface ChunkServerOptions {
   lingerMs?: number;
   /** Fan-out: a device silent for this long is no longer waited for. */
   deviceIdleMs?: number;
+  /**
+   * Fan-out: a chunk published less than this long ago is not published
+   * again for a device whose window covered it at the time (the copy is
+   * still on its way). Must stay well below the receivers' request timeout,
+   * so a copy that really was lost is sent again on their retry.
+   */
+  inFlightGuardMs?: number;
 }
 
 /** Why a chunk request was refused (the caller counts these like decode rejections). */
@@ -44,6 +51,8 @@ interface ImageState {
   devices: Map<string, FanoutDevice>;
   /** Fan-out chunks asked for and not yet sent: index -> first request time and who asked. */
   pending: Map<number, { firstAt: number; requesters: Set<string> }>;
+  /** Fan-out chunks published recently: index -> when, and devices whose window covered it. */
+  recent: Map<number, { at: number; covered: Set<string> }>;
 }
 
 /**
@@ -65,14 +74,14 @@ export class ChunkServer {
   readonly stats: ChunkServerStats = { publishes: 0, bytes: 0, unicastPublishes: 0, fanoutPublishes: 0, readErrors: 0 };
 
   constructor(options: ChunkServerOptions) {
-    this.#o = { lingerMs: 10, deviceIdleMs: 5000, ...options };
+    this.#o = { lingerMs: 10, deviceIdleMs: 5000, inFlightGuardMs: 250, ...options };
   }
 
   /** Makes an image downloadable. */
   addImage(imageId: string, chunkCount: number): void {
     imageChunksTopic(imageId); // validates the id once, here, not per chunk
     if (this.#images.has(imageId)) return;
-    this.#images.set(imageId, { chunkCount, tag: imageTag(imageId), devices: new Map(), pending: new Map() });
+    this.#images.set(imageId, { chunkCount, tag: imageTag(imageId), devices: new Map(), pending: new Map(), recent: new Map() });
   }
 
   /** Stops serving an image (campaign over). */
@@ -123,6 +132,10 @@ export class ChunkServer {
       image.devices.set(deviceId, { next: request.next, window: prev === undefined || prev.window === MAX_WINDOW ? Math.max(1, span) : Math.max(prev.window, span), lastSeen: now });
     }
     for (const i of want) {
+      const sent = image.recent.get(i);
+      // Requests race with chunks already on their way: without this, every
+      // device that asked a moment after the publish would trigger a copy.
+      if (sent !== undefined && now - sent.at < this.#o.inFlightGuardMs && sent.covered.has(deviceId)) continue;
       let p = image.pending.get(i);
       if (p === undefined) {
         p = { firstAt: now, requesters: new Set() };
@@ -179,7 +192,11 @@ export class ChunkServer {
         else earliest = Math.min(earliest, p.firstAt + this.#o.lingerMs);
       }
       ready.sort((a, b) => a - b);
-      for (const i of ready) image.pending.delete(i);
+      for (const [i, r] of image.recent) if (now - r.at >= this.#o.inFlightGuardMs) image.recent.delete(i);
+      for (const i of ready) {
+        image.pending.delete(i);
+        image.recent.set(i, { at: now, covered: this.#covering(image, i) });
+      }
       if (ready.length > 0) void this.#sendFanout(imageId, image, ready);
     }
     if (earliest < this.#timerAt) {
@@ -206,6 +223,18 @@ export class ChunkServer {
       if (index >= d.next && index < d.next + 2 * d.window && !requesters.has(id)) return false;
     }
     return true;
+  }
+
+  /**
+   * Devices that will accept chunk `index` when it arrives: a fan-out
+   * receiver keeps frames up to two windows past its `next`, and `next` only
+   * grows, so `next <= index < next + 2 * window` stays true for a device
+   * that does not have the chunk yet.
+   */
+  #covering(image: ImageState, index: number): Set<string> {
+    const out = new Set<string>();
+    for (const [id, d] of image.devices) if (index >= d.next && index < d.next + 2 * d.window) out.add(id);
+    return out;
   }
 
   async #sendFanout(imageId: string, image: ImageState, indices: number[]): Promise<void> {

@@ -4,6 +4,7 @@ import { hasCode } from '@uniota/errors';
 import { ProtocolErrorCode } from '../errors.ts';
 import type { ChunkRequest, TransferMode } from '../schemas.ts';
 import { deviceTopic, imageChunksTopic } from '../topics.ts';
+import { imageTag } from '../chunk-frame.ts';
 import { LoopbackBroker } from '../testing/loopback-broker.ts';
 import { ManualTimers } from '../testing/manual-timers.ts';
 import { ChunkReceiver, type ChunkReceiverOptions } from './chunk-receiver.ts';
@@ -239,6 +240,54 @@ describe('chunk transfer (loopback broker)', () => {
     const done = d.receiver.start();
     await runUntilSettled(r.timers, [done]);
     expect(hasCode(await done.catch((e: unknown) => e), ProtocolErrorCode.SINK_FAILED)).toBe(true);
+  });
+
+  it.each([
+    ['fanout', 5, 'kept'],
+    ['fanout', 8, 'ignored'],
+    ['unicast', 5, 'ignored'],
+    ['unicast', 3, 'kept'],
+  ] as const)('%s receiver with window 4 and next 0: frame %i is %s', async (mode, index, fate) => {
+    const r = rig(20);
+    const stored: number[] = [];
+    const receiver = new ChunkReceiver({
+      imageId: IMAGE,
+      chunkCount: 20,
+      mode,
+      window: 4,
+      firstMissingChunk: 0,
+      verifyChunk: () => true,
+      sink: (i) => void stored.push(i),
+      sendRequest: () => undefined,
+      timers: r.timers,
+    });
+    void receiver.start();
+    receiver.handleFrame({ imageTag: imageTag(IMAGE), index, data: r.image[index]! });
+    await r.timers.advance(0);
+    expect(receiver.stats.ignored).toBe(fate === 'ignored' ? 1 : 0);
+    receiver.abort('test over');
+  });
+
+  it('fan-out: a repeated request within the in-flight guard does not publish the chunk again', async () => {
+    const r = rig(10);
+    const published: number[] = [];
+    const server = new ChunkServer({
+      publish: (_t, p) => void published.push(p.readUInt32BE(12)),
+      readChunk: (_id, i) => r.image[i]!,
+      timers: r.timers,
+      inFlightGuardMs: 250,
+    });
+    server.addImage(IMAGE, 10);
+    const ask = () => server.handleRequest('d1', { v: 1, imageId: IMAGE, mode: 'fanout', next: 0, want: [0, 1] });
+    ask();
+    await r.timers.advance(10);
+    ask(); // the copies are still on their way
+    await r.timers.advance(10);
+    expect(published).toEqual([0, 1]);
+    await r.timers.advance(300);
+    ask(); // a real retry, after the guard: they were lost
+    await r.timers.advance(10);
+    expect(published).toEqual([0, 1, 0, 1]);
   });
 
   it('server refuses requests for unknown images or outside the image', () => {
