@@ -1,5 +1,5 @@
 import type { Db } from '../db/open.ts';
-import { ActionsRepo, type Action, type ActionChange } from '../db/actions-repo.ts';
+import { ActionsRepo, type Action, type ActionChange, type ActionCore } from '../db/actions-repo.ts';
 import { CampaignsRepo, type Campaign, type Wave } from '../db/campaigns-repo.ts';
 import { DevicesRepo, type DeviceHello } from '../db/devices-repo.ts';
 import { EventsRepo } from '../db/events-repo.ts';
@@ -206,7 +206,7 @@ export class CampaignEngine {
   }
 
   private applyReport(r: DeviceReport, now: number): IngestOutcome {
-    const a = this.actions.get(r.actionId);
+    const a = this.actions.getCore(r.actionId);
     if (a === undefined || a.deviceId !== r.deviceId) return 'unknown_action';
     if (r.attempt !== a.attempt) return 'stale_attempt';
     if (r.seq <= a.lastSeq) return 'duplicate';
@@ -224,7 +224,7 @@ export class CampaignEngine {
   }
 
   /** Records a failure, turning it into a scheduled retry when the policy allows. */
-  private fail(a: Action, state: ActionState, kind: NonNullable<Action['failureKind']>, detail: string | null, now: number, extra: ActionChange): void {
+  private fail(a: ActionCore, state: ActionState, kind: NonNullable<Action['failureKind']>, detail: string | null, now: number, extra: ActionChange): void {
     const { campaign } = this.cached(a.campaignId);
     const live = this.campaigns.get(a.campaignId)!;
     const retry =
@@ -409,7 +409,7 @@ export class CampaignEngine {
     this.event(c.id, null, 'campaign', { from: c.state, to, command: cmd, reason }, now);
   }
 
-  private setAction(a: Action, change: ActionChange, now: number, extra: Record<string, unknown>): void {
+  private setAction(a: ActionCore, change: ActionChange, now: number, extra: Record<string, unknown>): void {
     if (!this.actions.update(a, change, now)) {
       throw new ServerError(ServerErrorCode.IllegalState, `action ${a.id} changed concurrently`, { transient: true });
     }

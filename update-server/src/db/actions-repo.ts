@@ -36,6 +36,9 @@ function toAction(r: Row): Action {
   };
 }
 
+/** The fields report ingestion needs; read in raw mode because it runs once per device report. */
+export type ActionCore = Pick<Action, 'id' | 'campaignId' | 'deviceId' | 'wave' | 'state' | 'attempt' | 'lastSeq' | 'version'>;
+
 /** Fields an update may change. */
 export type ActionChange = Partial<Pick<Action, 'state' | 'attempt' | 'lastSeq' | 'failureKind' | 'detail' | 'nextAttemptAt' | 'sentAt' | 'progressAt'>>;
 
@@ -47,26 +50,31 @@ const columns: Record<keyof ActionChange, string> = {
 /** Action table access. */
 export class ActionsRepo {
   private readonly getStmt;
+  private readonly coreStmt;
+  private readonly enrollStmt;
   private readonly updateStmts = new Map<string, ReturnType<Db['prepare']>>();
   constructor(private readonly db: Db) {
     this.getStmt = db.prepare('SELECT * FROM actions WHERE id = ?');
+    this.coreStmt = db.prepare('SELECT id, campaign_id, device_id, wave, state, attempt, last_seq, version FROM actions WHERE id = ?').raw();
+    this.enrollStmt = db.prepare(`INSERT OR IGNORE INTO actions (campaign_id, device_id, wave, state, updated_at) VALUES (?, ?, ?, 'queued', ?)`);
   }
 
   /** Enrolls a device in a campaign wave; false if it already was (enrollment is idempotent). */
   enroll(campaignId: number, deviceId: string, wave: number, now: number): boolean {
-    return (
-      this.db
-        .prepare(
-          `INSERT OR IGNORE INTO actions (campaign_id, device_id, wave, state, updated_at) VALUES (?, ?, ?, 'queued', ?)`,
-        )
-        .run(campaignId, deviceId, wave, now).changes === 1
-    );
+    return this.enrollStmt.run(campaignId, deviceId, wave, now).changes === 1;
   }
 
   /** One action, or undefined. */
   get(id: number): Action | undefined {
     const r = this.getStmt.get(id) as Row | undefined;
     return r === undefined ? undefined : toAction(r);
+  }
+
+  /** The ingest fields of one action, or undefined (about 3x cheaper than get()). */
+  getCore(id: number): ActionCore | undefined {
+    const r = this.coreStmt.get(id) as [number, number, string, number, ActionState, number, number, number] | undefined;
+    if (r === undefined) return undefined;
+    return { id: r[0], campaignId: r[1], deviceId: r[2], wave: r[3], state: r[4], attempt: r[5], lastSeq: r[6], version: r[7] };
   }
 
   /**
@@ -78,13 +86,17 @@ export class ActionsRepo {
     const sig = keys.join(',');
     let stmt = this.updateStmts.get(sig);
     if (stmt === undefined) {
-      const sets = keys.map((k) => `${columns[k]} = @${k}`).join(', ');
+      const sets = keys.map((k) => `${columns[k]} = ?`).join(', ');
       stmt = this.db.prepare(
-        `UPDATE actions SET ${sets}${sets ? ', ' : ''}version = version + 1, updated_at = @now WHERE id = @id AND version = @version`,
+        `UPDATE actions SET ${sets}${sets ? ', ' : ''}version = version + 1, updated_at = ? WHERE id = ? AND version = ?`,
       );
       this.updateStmts.set(sig, stmt);
     }
-    return stmt.run({ ...change, now, id: a.id, version: a.version }).changes === 1;
+    // Positional binding: this runs once per device report, and building a
+    // named-parameter object per call was a measurable share of ingest time.
+    const values: unknown[] = keys.map((k) => change[k] ?? null);
+    values.push(now, a.id, a.version);
+    return stmt.run(values).changes === 1;
   }
 
   /** Actions of a campaign, optionally only in the given states, ordered by wave then id. */

@@ -45,18 +45,26 @@ export interface DeviceQuery {
 
 /** Device table access. */
 export class DevicesRepo {
-  constructor(private readonly db: Db) {}
-
-  /** Inserts or refreshes a device from its hello; returns the stored row. */
-  upsert(h: DeviceHello, now: number): Device {
-    this.db
-      .prepare(
+  private readonly stmts;
+  constructor(private readonly db: Db) {
+    // Prepared once: these run per report/hello on the ingest path.
+    this.stmts = {
+      upsert: db.prepare(
         `INSERT INTO devices (id, hardware, tags, current_version, booted_slot, online, first_seen, last_seen)
          VALUES (@id, @hardware, @tags, @version, @slot, 1, @now, @now)
          ON CONFLICT(id) DO UPDATE SET hardware = @hardware,
            tags = COALESCE(@tagsOrNull, tags), current_version = @version, booted_slot = @slot,
            online = 1, last_seen = @now`,
-      )
+      ),
+      setOffline: db.prepare('UPDATE devices SET online = 0, last_seen = ? WHERE id = ?'),
+      setVersion: db.prepare('UPDATE devices SET current_version = ?, last_seen = ? WHERE id = ?'),
+      get: db.prepare('SELECT * FROM devices WHERE id = ?'),
+    };
+  }
+
+  /** Inserts or refreshes a device from its hello; returns the stored row. */
+  upsert(h: DeviceHello, now: number): Device {
+    this.stmts.upsert
       .run({
         id: h.deviceId, hardware: h.hardware, tags: JSON.stringify(h.tags ?? []),
         tagsOrNull: h.tags === undefined ? null : JSON.stringify(h.tags),
@@ -67,17 +75,17 @@ export class DevicesRepo {
 
   /** Marks a device offline (its connection dropped). */
   setOffline(id: string, now: number): void {
-    this.db.prepare('UPDATE devices SET online = 0, last_seen = ? WHERE id = ?').run(now, id);
+    this.stmts.setOffline.run(now, id);
   }
 
   /** Records the version a device now runs (after it committed an update). */
   setVersion(id: string, version: string, now: number): void {
-    this.db.prepare('UPDATE devices SET current_version = ?, last_seen = ? WHERE id = ?').run(version, now, id);
+    this.stmts.setVersion.run(version, now, id);
   }
 
   /** One device, or undefined. */
   get(id: string): Device | undefined {
-    const r = this.db.prepare('SELECT * FROM devices WHERE id = ?').get(id) as Row | undefined;
+    const r = this.stmts.get.get(id) as Row | undefined;
     return r === undefined ? undefined : toDevice(r);
   }
 

@@ -9,6 +9,8 @@ export interface OpenDbOptions {
   path: string;
   /** How long a writer waits for a lock before failing (ms). */
   busyTimeoutMs?: number;
+  /** SQLite page cache size in MiB (default 64). */
+  cacheMb?: number;
 }
 
 /**
@@ -24,6 +26,9 @@ export function openDb(opts: OpenDbOptions): Db {
   db.pragma('synchronous = NORMAL');
   db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
   db.pragma('foreign_keys = ON');
+  // The hot set (actions of running campaigns, recent events) must stay in
+  // memory: with the 2 MB default, status ingest spends its time re-reading pages.
+  db.pragma(`cache_size = -${Math.max(2, Math.floor(opts.cacheMb ?? 64)) * 1024}`);
   migrate(db);
   return db;
 }
