@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { ProtocolError, ProtocolErrorCode } from './errors.ts';
 import { MAX_CHUNK_SIZE } from './schemas.ts';
 
 /**
@@ -34,11 +35,15 @@ export function imageTag(imageId: string): string {
   return createHash('sha256').update(imageId, 'utf8').digest().subarray(0, 8).toString('hex');
 }
 
-/** Encodes one chunk into a frame. */
+function badFrame(message: string): ProtocolError {
+  return new ProtocolError(ProtocolErrorCode.BAD_FRAME, message);
+}
+
+/** Encodes one chunk into a frame; throws PROTOCOL_BAD_FRAME for an invalid tag, index or size. */
 export function encodeChunkFrame(tag: string, index: number, data: Uint8Array): Buffer {
-  if (!/^[0-9a-f]{16}$/.test(tag)) throw new RangeError('image tag must be 16 hex digits');
-  if (!Number.isInteger(index) || index < 0 || index > 0xffffffff) throw new RangeError('chunk index out of range');
-  if (data.length > MAX_CHUNK_SIZE) throw new RangeError('chunk larger than MAX_CHUNK_SIZE');
+  if (!/^[0-9a-f]{16}$/.test(tag)) throw badFrame('image tag must be 16 hex digits');
+  if (!Number.isInteger(index) || index < 0 || index > 0xffffffff) throw badFrame(`chunk index ${index} out of range`);
+  if (data.length === 0 || data.length > MAX_CHUNK_SIZE) throw badFrame(`chunk of ${data.length} bytes: must be 1..${MAX_CHUNK_SIZE}`);
   const frame = Buffer.allocUnsafe(CHUNK_HEADER_SIZE + data.length);
   frame[0] = MAGIC0;
   frame[1] = MAGIC1;

@@ -1,0 +1,184 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  MqttLink,
+  RejectionCounter,
+  allDevicesFilter,
+  deviceTopic,
+  startEmbeddedBroker,
+  type OnlineStatus,
+  type StatusReport,
+} from '@uniota/protocol';
+import { startMosquitto } from '../helpers/mosquitto.ts';
+
+/** MqttLink against real brokers: last will, retained status, and a link that survives bad handlers. */
+interface BrokerUnderTest {
+  url: string;
+  protocolVersion: 4 | 5;
+  stop(): Promise<void>;
+}
+const brokers: Array<[string, () => Promise<BrokerUnderTest>]> = [
+  ['mosquitto', async () => startMosquitto()],
+  [
+    'embedded aedes',
+    async () => {
+      const b = await startEmbeddedBroker({ port: 0 });
+      return { url: b.url, protocolVersion: b.protocolVersion, stop: () => b.close() };
+    },
+  ],
+];
+
+async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const status = (deviceId: string, n: number): StatusReport => ({
+  v: 1,
+  deviceId,
+  campaignId: 'c1',
+  actionId: `a${n}`,
+  at: 1_700_000_000_000 + n,
+  step: { name: 'offered' },
+});
+
+let seq = 0;
+
+describe.each(brokers)('MqttLink over %s', (_name, startBroker) => {
+  let broker: BrokerUnderTest;
+  beforeAll(async () => {
+    broker = await startBroker();
+  });
+  afterAll(async () => {
+    await broker.stop();
+  });
+  const id = () => `link-${process.pid}-${++seq}`;
+
+  it('retained online status on connect, and the last will marks a vanished device offline', async () => {
+    const dev = `dev-${id()}`;
+    const device = await MqttLink.connect({
+      url: broker.url,
+      clientId: dev,
+      protocolVersion: broker.protocolVersion,
+      will: { topic: deviceTopic('online', dev), payload: JSON.stringify({ v: 1, online: false }), qos: 1, retain: true },
+      onConnectPublish: () => [
+        { topic: deviceTopic('online', dev), payload: JSON.stringify({ v: 1, online: true, at: 1 }), qos: 1, retain: true },
+      ],
+      counter: new RejectionCounter(),
+      handlers: {},
+    });
+    // The server subscribes after the fact and still learns the state (retained).
+    const seen: OnlineStatus[] = [];
+    const server = await MqttLink.connect({
+      url: broker.url,
+      clientId: `srv-${id()}`,
+      protocolVersion: broker.protocolVersion,
+      subscriptions: [deviceTopic('online', dev)],
+      counter: new RejectionCounter(),
+      handlers: { online: (m) => void seen.push(m.message) },
+    });
+    await until(() => seen.length === 1);
+    expect(seen[0]).toEqual({ v: 1, online: true, at: 1 });
+    await device.close(true); // power cut: no DISCONNECT packet
+    await until(() => seen.length === 2);
+    expect(seen[1]).toEqual({ v: 1, online: false });
+    await server.close();
+  });
+
+  it('a throwing handler and unexpected kinds are contained; later messages still arrive', async () => {
+    const counter = new RejectionCounter();
+    const handlerErrors: unknown[] = [];
+    const got: string[] = [];
+    const server = await MqttLink.connect({
+      url: broker.url,
+      clientId: `srv-${id()}`,
+      protocolVersion: broker.protocolVersion,
+      subscriptions: [allDevicesFilter('status'), allDevicesFilter('hello')],
+      counter,
+      onHandlerError: (e) => void handlerErrors.push(e),
+      handlers: {
+        status: (m) => {
+          if (m.message.actionId === 'a1') throw new Error('handler bug');
+          got.push(m.message.actionId);
+        },
+        // no 'hello' handler: valid hellos are "unexpected" here
+      },
+    });
+    const dev = `dev-${id()}`;
+    const device = await MqttLink.connect({
+      url: broker.url,
+      clientId: dev,
+      protocolVersion: broker.protocolVersion,
+      counter: new RejectionCounter(),
+      handlers: {},
+    });
+    await device.publishJson(deviceTopic('status', dev), status(dev, 1));
+    await device.publishJson(deviceTopic('hello', dev), {
+      v: 1,
+      deviceId: dev,
+      hardware: 'qemu-virt',
+      agentVersion: '0.1.0',
+      runningSlot: 'a',
+      slots: { a: { version: '1', bootable: true }, b: { version: null, bootable: false } },
+      lastCommandSeq: 0,
+    });
+    await device.publishJson(deviceTopic('status', dev), status(dev, 2));
+    await until(() => got.length === 1 && counter.total() === 1);
+    expect(got).toEqual(['a2']);
+    expect(handlerErrors).toHaveLength(1);
+    expect(counter.snapshot()).toEqual({ unexpected: 1 });
+    await device.close();
+    await server.close();
+  });
+});
+
+describe('MqttLink reconnect', () => {
+  it('reconnects with backoff after the broker restarts, resubscribes, and receives on its old subscription', async () => {
+    const first = await startEmbeddedBroker({ port: 0 });
+    const port = first.port;
+    let connects = 0;
+    let disconnects = 0;
+    const got: string[] = [];
+    const dev = `dev-re-${process.pid}`;
+    const link = await MqttLink.connect({
+      url: first.url,
+      clientId: `srv-re-${process.pid}`,
+      protocolVersion: 4,
+      subscriptions: [allDevicesFilter('status')],
+      backoff: { initialMs: 50, maxMs: 200 },
+      random: () => 0.5,
+      counter: new RejectionCounter(),
+      onConnect: () => void connects++,
+      onDisconnect: () => void disconnects++,
+      handlers: { status: (m) => void got.push(m.message.actionId) },
+    });
+    expect(connects).toBe(1);
+    await first.close();
+    await until(() => disconnects >= 1);
+    expect(link.connected).toBe(false);
+    const second = await startEmbeddedBroker({ port });
+    try {
+      await until(() => connects === 2);
+      const device = await MqttLink.connect({
+        url: second.url,
+        clientId: dev,
+        protocolVersion: 4,
+        counter: new RejectionCounter(),
+        handlers: {},
+      });
+      // The subscription was restored on the new broker without the caller re-subscribing.
+      // MQTT.js re-subscribes right after CONNACK; publish until the first copy arrives.
+      for (let i = 0; i < 100 && !got.includes('a7'); i++) {
+        await device.publishJson(deviceTopic('status', dev), status(dev, 7));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(got).toContain('a7');
+      await device.close();
+      await link.close();
+    } finally {
+      await second.close();
+    }
+  });
+});
