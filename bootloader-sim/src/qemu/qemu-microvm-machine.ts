@@ -16,6 +16,8 @@ import { NodeProcessRunner } from './node-process-runner.ts';
 import type { ProcessRunner } from './process-runner.ts';
 import { runQemu } from './run-qemu.ts';
 
+const SLOT_HEAD_BYTES = 64 * 1024;
+
 /** Options of QemuMicrovmMachine.create. */
 export interface QemuMicrovmMachineOptions extends DeviceDiskOptions {
   /** Directory for disk.img and the per-slot kernel files QEMU loads. */
@@ -71,8 +73,13 @@ export class QemuMicrovmMachine {
     if (decision.store) await this.disk.env.write(decision.store);
     const slot = decision.slot;
     const part = slot === 'A' ? this.disk.layout.slotA : this.disk.layout.slotB;
-    const raw = await this.disk.readSlot(slot, part.length);
-    const length = elfExtent(raw);
+    // Payloads are small: read their head first and the whole slot only for an ELF that runs past it.
+    let raw = await this.disk.readSlot(slot, Math.min(SLOT_HEAD_BYTES, part.length));
+    let length = elfExtent(raw);
+    if (length === null && raw.length < part.length && raw[0] === 0x7f && raw[1] === 0x45) {
+      raw = await this.disk.readSlot(slot, part.length);
+      length = elfExtent(raw);
+    }
     if (length === null) {
       // What a bootloader does with an unloadable image: nothing boots; the next power-on counts again.
       return {
