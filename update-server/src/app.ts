@@ -1,3 +1,4 @@
+import type { Signer } from '@uniota/image';
 import type { Db } from './db/open.ts';
 import { CampaignEngine, type TickResult } from './campaign/engine.ts';
 import type { DeviceGateway } from './campaign/gateway.ts';
@@ -26,6 +27,8 @@ export interface ServerAppOptions {
   blobs: BlobStore;
   verifyImage: ImageVerifier;
   clock?: () => number;
+  /** DEVELOPMENT ONLY: lets the server sign uploaded payloads (labelled devSigned everywhere). */
+  devSigner?: Signer;
 }
 
 /** Wires engine, image service, event bus and metrics over one database. */
@@ -42,7 +45,10 @@ export function createServerApp(opts: ServerAppOptions): ServerApp {
       for (const o of outcomes) metrics.reports.inc({ outcome: o });
     },
   });
-  const images = new ImageService({ repo: engine.images, blobs: opts.blobs, verify: opts.verifyImage, audit: engine.audit, clock });
+  const images = new ImageService({
+    repo: engine.images, blobs: opts.blobs, verify: opts.verifyImage, audit: engine.audit, clock,
+    ...(opts.devSigner !== undefined ? { devSigner: opts.devSigner } : {}),
+  });
   return {
     db: opts.db, engine, images, bus, metrics, clock,
     async tick() {

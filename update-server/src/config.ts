@@ -11,6 +11,9 @@ export const ServerConfigSchema = Type.Object(
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
     brokerUrl: Type.String({ default: 'mqtt://127.0.0.1:1883' }),
     trustRootPath: Type.Optional(Type.String({ description: 'root.json; default <dataDir>/root.json' })),
+    devSigningKeyPath: Type.Optional(
+      Type.String({ description: 'DEVELOPMENT ONLY: PEM private key (in the root images role) the server signs payloads with' }),
+    ),
     tickMs: Type.Integer({ minimum: 10, default: 1000, description: 'campaign engine period' }),
     maxBundleBytes: Type.Integer({ minimum: 1, default: 512 * 1024 * 1024 }),
     logLevel: Type.Union(
@@ -29,6 +32,7 @@ export const configEnv: Readonly<Record<keyof Static<typeof ServerConfigSchema>,
   port: 'UNIOTA_PORT',
   brokerUrl: 'UNIOTA_BROKER_URL',
   trustRootPath: 'UNIOTA_TRUST_ROOT',
+  devSigningKeyPath: 'UNIOTA_DEV_SIGNING_KEY',
   tickMs: 'UNIOTA_TICK_MS',
   maxBundleBytes: 'UNIOTA_MAX_BUNDLE_BYTES',
   logLevel: 'UNIOTA_LOG_LEVEL',

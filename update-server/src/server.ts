@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import { parseRootDocument } from '@uniota/image';
+import { parseRootDocument, signerFromPem } from '@uniota/image';
 import { createServerApp, type ServerApp } from './app.ts';
 import type { DeviceGateway } from './campaign/gateway.ts';
 import type { ServerConfig } from './config.ts';
@@ -39,8 +39,12 @@ export async function startServer(config: ServerConfig, deps: { gateway?: Device
     gateway: deps.gateway ?? noTransportGateway,
     blobs: fsBlobStore(config.blobDir),
     verifyImage: rootBundleVerifier(root, () => new Date()),
+    ...(config.devSigningKeyPath !== undefined ? { devSigner: signerFromPem(readFileSync(config.devSigningKeyPath, 'utf8')) } : {}),
   });
   const http = await build({ app, logger: { level: config.logLevel }, maxBundleBytes: config.maxBundleBytes });
+  if (config.devSigningKeyPath !== undefined) {
+    http.log.warn('DEVELOPMENT SIGNING ENABLED: this server can sign images with a key it holds; never run it like this in production');
+  }
   let warnedNoTransport = false;
   const timer = setInterval(() => {
     app.tick().then(

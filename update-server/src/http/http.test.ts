@@ -10,8 +10,8 @@ afterEach(async () => {
   open = [];
 });
 
-async function setup(devices = 0) {
-  const fx = await httpFixture(devices);
+async function setup(devices = 0, opts: Parameters<typeof httpFixture>[1] = {}) {
+  const fx = await httpFixture(devices, opts);
   open.push(fx.f);
   return fx;
 }
@@ -60,6 +60,35 @@ describe('images API', () => {
     const nf = await f.inject({ url: `/api/v1/images/${'c'.repeat(64)}` });
     expect(nf.statusCode).toBe(404);
     expect(nf.json().error.code).toBe('SERVER_NOT_FOUND');
+  });
+});
+
+describe('development signing', () => {
+  const devSign = (f: FastifyInstance) =>
+    f.inject({
+      method: 'POST', url: '/api/v1/images/dev-sign?version=0.0.1-dev&hardware=board-a',
+      payload: Buffer.alloc(3000, 7), headers: { 'content-type': 'application/octet-stream' },
+    });
+
+  it('signs a payload with the server-held key and labels the image devSigned', async () => {
+    const { f, app } = await setup(0, { devSigner: 'imagesSigner' });
+    const res = await devSign(f);
+    expect(res.statusCode).toBe(201);
+    expect(res.json()).toMatchObject({ version: '0.0.1-dev', compatible: ['board-a'], devSigned: true });
+    expect(app.engine.audit.list().map((e) => e.action)).toEqual(['image.dev_sign', 'image.upload']);
+  });
+
+  it('still verifies against the trust root: a dev key outside the images role is rejected', async () => {
+    const { f, app } = await setup(0, { devSigner: 'otherSigner' });
+    const res = await devSign(f);
+    expect(res.statusCode).toBe(422);
+    expect(res.json().error.code).toBe('SERVER_IMAGE_REJECTED');
+    expect(app.images.list()).toEqual([]);
+  });
+
+  it('does not exist unless a dev key is configured', async () => {
+    const { f } = await setup();
+    expect((await devSign(f)).statusCode).toBe(404);
   });
 });
 

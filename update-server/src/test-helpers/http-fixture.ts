@@ -39,7 +39,7 @@ export function makeBundle(signer: Signer, now: number, version = '2.0.0', seed 
 }
 
 /** App + fastify instance over an in-memory database and a real trust root. */
-export async function httpFixture(devices = 0): Promise<{
+export async function httpFixture(devices = 0, opts: { devSigner?: 'imagesSigner' | 'otherSigner' } = {}): Promise<{
   f: FastifyInstance; app: ServerApp; clock: FakeClock; gateway: FakeGateway; trust: ReturnType<typeof trustSetup>;
 }> {
   const clock = new FakeClock();
@@ -51,6 +51,7 @@ export async function httpFixture(devices = 0): Promise<{
     blobs: memoryBlobStore(),
     verifyImage: rootBundleVerifier(trust.root, () => new Date(clock.now())),
     clock: clock.now,
+    ...(opts.devSigner !== undefined ? { devSigner: trust[opts.devSigner] } : {}),
   });
   for (let i = 0; i < devices; i++) {
     app.engine.deviceHello({ deviceId: `dev-${String(i).padStart(3, '0')}`, hardware: 'board-a', tags: i < 2 ? ['lab'] : [], currentVersion: '1.0.0' });
