@@ -1,20 +1,25 @@
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { createRoot, generateKeyPair, signerFromPem } from '@uniota/image';
 import { describe, expect, it } from 'vitest';
 import { CommandGuard, signCommand, type CommandFields } from './command-envelope.ts';
-import type { CommandSigner } from './command-signature.ts';
+import { serverKeysFromRoot, type CommandSigner } from './command-signature.ts';
 import type { CommandEnvelope } from './schemas.ts';
 
-function keyPair(keyid: string): { signer: CommandSigner; publicRaw: Uint8Array } {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const x = publicKey.export({ format: 'jwk' }).x!;
-  return {
-    signer: { keyid, sign: (m) => new Uint8Array(sign(null, m, privateKey)) },
-    publicRaw: new Uint8Array(Buffer.from(x, 'base64url')),
-  };
+function keyPair(): { signer: CommandSigner; publicRaw: Uint8Array } {
+  const k = generateKeyPair();
+  return { signer: signerFromPem(k.privateKeyPem), publicRaw: k.publicKeyRaw };
 }
 
-const server = keyPair('server-key');
-const other = keyPair('other-key');
+const server = keyPair();
+const other = keyPair();
+const imagesKey = keyPair();
+const rootKey = keyPair();
+const root = createRoot({
+  version: 1,
+  expiresAt: new Date('2040-01-01T00:00:00Z'),
+  root: { keys: [rootKey.publicRaw], threshold: 1 },
+  images: { keys: [imagesKey.publicRaw], threshold: 1 },
+  server: { keys: [server.publicRaw], threshold: 1 },
+});
 const NOW = 1_700_000_000_000;
 
 const offer = {
@@ -34,8 +39,8 @@ function fields(over: Partial<CommandFields> = {}): CommandFields {
   return { deviceId: 'dev-1', actionId: 'act-1', seq: 5, nonce: 'n0nce-0123456789ab', expiresAt: NOW + 60_000, body: offer, ...over };
 }
 
-function guard(now = NOW, lastSeq = 0, keys: Record<string, Uint8Array> = { 'server-key': server.publicRaw }) {
-  return new CommandGuard({ deviceId: 'dev-1', serverKey: (id) => keys[id], now: () => now, state: { lastSeq } });
+function guard(now = NOW, lastSeq = 0) {
+  return new CommandGuard({ deviceId: 'dev-1', serverKey: serverKeysFromRoot(root), now: () => now, state: { lastSeq } });
 }
 
 describe('command envelope', () => {
@@ -69,7 +74,9 @@ describe('command envelope', () => {
     ['foreign device', () => ({ env: signCommand(fields({ deviceId: 'dev-2' }), server.signer), g: guard() }), 'foreign'],
     ['expired', () => ({ env: signCommand(fields({ expiresAt: NOW }), server.signer), g: guard() }), 'expired'],
     ['key not in trusted root', () => ({ env: signCommand(fields(), other.signer), g: guard() }), 'unknown-key'],
-    ['signed by another key under the server keyid', () => ({ env: signCommand(fields(), { ...other.signer, keyid: 'server-key' }), g: guard() }), 'bad-signature'],
+    ['an images-role key (offline key, not a server key)', () => ({ env: signCommand(fields(), imagesKey.signer), g: guard() }), 'unknown-key'],
+    ['a root-role key', () => ({ env: signCommand(fields(), rootKey.signer), g: guard() }), 'unknown-key'],
+    ['signed by another key under the server keyid', () => ({ env: signCommand(fields(), { keyid: server.signer.keyid, sign: other.signer.sign }), g: guard() }), 'bad-signature'],
     ['body tampered after signing', () => {
       const env = signCommand(fields(), server.signer);
       return { env: { ...env, body: { ...offer, imageId: 'evil' } } satisfies CommandEnvelope, g: guard() };
@@ -99,7 +106,7 @@ describe('command envelope', () => {
 
   it('a command signed for another context (different prefix) does not verify', () => {
     // Sign the same bytes but without the command context: must fail.
-    const raw: CommandSigner = { keyid: 'server-key', sign: (m) => server.signer.sign(m.subarray('uniota-command-v1\0'.length)) };
+    const raw: CommandSigner = { keyid: server.signer.keyid, sign: (m) => server.signer.sign(m.subarray('uniota-command-v1\0'.length)) };
     expect(guard().check(signCommand(fields(), raw))).toMatchObject({ ok: false, reason: 'bad-signature' });
   });
 });

@@ -1,45 +1,42 @@
-import { createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { SigningContext, signWithContext, verifyWithContext, type Signer } from '@uniota/image';
+import type { RootSigned } from '@uniota/image';
 
 /**
- * Local signing adapter for command envelopes.
- *
- * @uniota/image owns `signWithContext`/`verifyWithContext`, but it has no
- * public entry point yet; this file mirrors its scheme exactly (ed25519 over
- * `context || message`, context ending in NUL, raw 32-byte public keys,
- * Signer = {keyid, sign}) so switching to the shared functions is a change
- * to this file only.
+ * Command signatures: ed25519 over `"uniota-command-v1\0" || message`, the
+ * scheme @uniota/image uses for every signed object, so a signature made for
+ * a command can never pass as a manifest or root signature (and back).
  */
-export const COMMAND_CONTEXT = 'uniota-command-v1\0';
+export const COMMAND_CONTEXT = SigningContext.command;
 
-/** Something that signs under one keyid (same shape as @uniota/image's Signer). */
-export interface CommandSigner {
-  keyid: string;
-  sign(message: Uint8Array): Uint8Array;
-}
-
-function withContext(message: Uint8Array): Buffer {
-  return Buffer.concat([Buffer.from(COMMAND_CONTEXT, 'utf8'), message]);
-}
-
-// DER prefix of an SPKI ed25519 public key; the raw 32 bytes follow.
-const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+/** Something that signs under one keyid (@uniota/image's Signer). */
+export type CommandSigner = Signer;
 
 /** Signs a command message under the command context. */
 export function signCommandBytes(signer: CommandSigner, message: Uint8Array): Uint8Array {
-  return signer.sign(withContext(message));
+  return signWithContext(signer, COMMAND_CONTEXT, message);
 }
 
 /** Verifies a command signature; false for any malformed key or signature. */
 export function verifyCommandBytes(publicKeyRaw: Uint8Array, message: Uint8Array, sig: Uint8Array): boolean {
-  if (publicKeyRaw.byteLength !== 32 || sig.byteLength !== 64) return false;
   try {
-    const key = createPublicKey({
-      key: Buffer.concat([SPKI_ED25519_PREFIX, publicKeyRaw]),
-      format: 'der',
-      type: 'spki',
-    });
-    return nodeVerify(null, withContext(message), key, sig);
+    return verifyWithContext(publicKeyRaw, COMMAND_CONTEXT, message, sig);
   } catch {
     return false;
   }
+}
+
+/**
+ * Key lookup for CommandGuard from a VERIFIED trusted root: only keys listed
+ * in the `server` role count. Image or root keys are refused on purpose: the
+ * online server key must not be interchangeable with the offline ones.
+ */
+export function serverKeysFromRoot(root: RootSigned): (keyId: string) => Uint8Array | undefined {
+  const allowed = new Set(root.roles.server.keyids);
+  return (keyId) => {
+    if (!allowed.has(keyId)) return undefined;
+    const key = root.keys[keyId];
+    if (key === undefined || key.scheme !== 'ed25519') return undefined;
+    const raw = Buffer.from(key.public, 'base64');
+    return raw.length === 32 ? new Uint8Array(raw) : undefined;
+  };
 }

@@ -48,7 +48,7 @@ export {
   type CommandCheck,
   type CommandRejectReason,
 } from './command-envelope.ts';
-export { COMMAND_CONTEXT, type CommandSigner } from './command-signature.ts';
+export { COMMAND_CONTEXT, serverKeysFromRoot, type CommandSigner } from './command-signature.ts';
 export * from './transfer/index.ts';
 export { startEmbeddedBroker, type EmbeddedBroker } from './broker/index.ts';
 export { MqttLink, type MqttLinkOptions, type MessageHandlers, type LinkMessage } from './mqtt-link.ts';

@@ -18,9 +18,9 @@ export interface ChunkServerOptions {
   /** Fan-out: a device silent for this long is no longer waited for. */
   deviceIdleMs?: number;
   /**
-   * Fan-out: a chunk published less than this long ago is not published
-   * again for a device whose window covered it at the time (the copy is
-   * still on its way). Must stay well below the receivers' request timeout,
+   * A chunk published less than this long ago is not published again for a
+   * device that will still receive it (fan-out: whose window covered it at
+   * the time; unicast: the device it was sent to). Must stay well below the receivers' request timeout,
    * so a copy that really was lost is sent again on their retry.
    */
   inFlightGuardMs?: number;
@@ -53,6 +53,8 @@ interface ImageState {
   pending: Map<number, { firstAt: number; requesters: Set<string> }>;
   /** Fan-out chunks published recently: index -> when, and devices whose window covered it. */
   recent: Map<number, { at: number; covered: Set<string> }>;
+  /** Unicast chunks sent recently per device: deviceId -> index -> when. */
+  recentUnicast: Map<string, Map<number, number>>;
 }
 
 /**
@@ -81,7 +83,7 @@ export class ChunkServer {
   addImage(imageId: string, chunkCount: number): void {
     imageChunksTopic(imageId); // validates the id once, here, not per chunk
     if (this.#images.has(imageId)) return;
-    this.#images.set(imageId, { chunkCount, tag: imageTag(imageId), devices: new Map(), pending: new Map(), recent: new Map() });
+    this.#images.set(imageId, { chunkCount, tag: imageTag(imageId), devices: new Map(), pending: new Map(), recent: new Map(), recentUnicast: new Map() });
   }
 
   /** Stops serving an image (campaign over). */
@@ -118,12 +120,21 @@ export class ChunkServer {
       if (i >= image.chunkCount || i < request.next || i >= request.next + MAX_WINDOW) return 'bad-range';
     }
     const want = [...new Set(request.want)].sort((a, b) => a - b);
+    const now = this.#o.timers.now();
     if (request.mode === 'unicast') {
       image.devices.delete(deviceId);
-      void this.#sendUnicast(deviceId, request.imageId, image, want);
+      // A (buggy or hostile) device repeating a 4 KiB request must not make
+      // the server send the same 256 chunks again and again: a chunk sent to
+      // this device within the guard is still on its way.
+      let sent = image.recentUnicast.get(deviceId);
+      if (sent === undefined) image.recentUnicast.set(deviceId, (sent = new Map()));
+      for (const [i, at] of sent) if (now - at >= this.#o.inFlightGuardMs || i < request.next) sent.delete(i);
+      const fresh = want.filter((i) => !sent.has(i));
+      for (const i of fresh) sent.set(i, now);
+      if (request.next >= image.chunkCount) image.recentUnicast.delete(deviceId);
+      void this.#sendUnicast(deviceId, request.imageId, image, fresh);
       return null;
     }
-    const now = this.#o.timers.now();
     if (request.next >= image.chunkCount) {
       image.devices.delete(deviceId);
     } else {

@@ -290,6 +290,25 @@ describe('chunk transfer (loopback broker)', () => {
     expect(published).toEqual([0, 1, 0, 1]);
   });
 
+  it('unicast: a device repeating its request does not multiply server egress', async () => {
+    const r = rig(10);
+    const published: number[] = [];
+    const server = new ChunkServer({
+      publish: (_t, p) => void published.push(p.readUInt32BE(12)),
+      readChunk: (_id, i) => r.image[i]!,
+      timers: r.timers,
+      inFlightGuardMs: 250,
+    });
+    server.addImage(IMAGE, 10);
+    for (let k = 0; k < 50; k++) server.handleRequest('d1', { v: 1, imageId: IMAGE, mode: 'unicast', next: 0, want: [0, 1, 2] });
+    await r.timers.advance(10);
+    expect(published).toEqual([0, 1, 2]);
+    await r.timers.advance(300);
+    server.handleRequest('d1', { v: 1, imageId: IMAGE, mode: 'unicast', next: 0, want: [0, 1, 2] });
+    await r.timers.advance(10);
+    expect(published).toEqual([0, 1, 2, 0, 1, 2]);
+  });
+
   it('server refuses requests for unknown images or outside the image', () => {
     const r = rig(10);
     const base = { v: 1 as const, mode: 'unicast' as const };
