@@ -25,6 +25,9 @@ export interface BuildOptions {
 export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   const f = Fastify({
     logger: opts.logger ?? false,
+    // SSE streams never end on their own; without this, close() would wait
+    // for every connected console to go away.
+    forceCloseConnections: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   });
   installErrorHandler(f);
