@@ -1,7 +1,11 @@
 /**
  * Fan-out vs unicast chunk transfer over a real broker.
  *
- *   npx tsx bench/transfer.bench.ts [--devices 20] [--mib 4] [--chunk-kib 16] [--window 16] [--broker mosquitto|embedded]
+ *   npx tsx bench/transfer.bench.ts [--devices 20] [--mib 4] [--chunk-kib 16] [--window 16]
+ *                                   [--broker mosquitto|embedded] [--max-queued 1000]
+ *
+ * `--max-queued` sets mosquitto's per-subscriber queue limit: set it below
+ * the window to watch the broker drop chunks and the receivers recover them.
  *
  * Prints, per mode: server egress (bytes and messages the server handed to
  * the broker), broker egress to devices (frame bytes the devices received),
@@ -21,11 +25,12 @@ const mib = Number(arg('mib', '4'));
 const chunkSize = Number(arg('chunk-kib', '16')) * 1024;
 const window = Number(arg('window', '16'));
 const brokerKind = arg('broker', 'mosquitto');
+const maxQueued = Number(arg('max-queued', '1000'));
 
 const broker =
   brokerKind === 'embedded'
     ? await startEmbeddedBroker({ port: 0 }).then((b) => ({ url: b.url, protocolVersion: b.protocolVersion, stop: () => b.close() }))
-    : await startMosquitto();
+    : await startMosquitto({ maxQueuedMessages: maxQueued });
 
 const image = testImage(mib * 1024 * 1024);
 
@@ -63,7 +68,7 @@ async function runMode(mode: 'fanout' | 'unicast', n: number): Promise<Result> {
 
 try {
   console.log(
-    `broker=${brokerKind} devices=${devices} image=${mib} MiB chunk=${chunkSize / 1024} KiB window=${window} chunks=${Math.ceil(image.length / chunkSize)}`,
+    `broker=${brokerKind}${brokerKind === 'mosquitto' ? ` max_queued_messages=${maxQueued}` : ''} devices=${devices} image=${mib} MiB chunk=${chunkSize / 1024} KiB window=${window} chunks=${Math.ceil(image.length / chunkSize)}`,
   );
   const fan = await runMode('fanout', devices);
   const uni = await runMode('unicast', devices);
