@@ -176,6 +176,21 @@ describe('CampaignEngine', () => {
     expect(() => engine.command(campaign.id, 'pause', 'alice')).not.toThrow();
   });
 
+  it('resuming a wave-gate pause on the last wave lets the campaign complete instead of pausing again', async () => {
+    const { engine, gateway } = engineFixture(2);
+    const { campaign } = engine.createCampaign({ ...baseSpec, waves: { canary: 0, percents: [100] } }, 'alice');
+    await engine.tick();
+    engine.ingestReports(succeed(gateway.offers[0]!));
+    engine.ingestReports(rollBack(gateway.offers[1]!));
+    await engine.tick();
+    expect(engine.status(campaign.id).campaign.state).toBe('paused');
+    engine.command(campaign.id, 'resume', 'alice');
+    await engine.tick();
+    const s = engine.status(campaign.id);
+    expect(s.campaign.state).toBe('completed');
+    expect(s.counts).toEqual({ succeeded: 1, rolled_back: 1 });
+  });
+
   it('ignores duplicated and reordered reports so nothing counts twice', async () => {
     const { engine, gateway } = engineFixture(1);
     const { campaign } = engine.createCampaign({ ...baseSpec, waves: { canary: 1, percents: [] } }, 'alice');

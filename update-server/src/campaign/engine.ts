@@ -355,7 +355,9 @@ export class CampaignEngine {
       };
       const { decision, row } = decideWave(tally, spec.waves.successPercent);
       if (decision === 'wait') break;
-      if (decision === 'pause') {
+      // Failures the operator already accepted by resuming do not close the gate again.
+      const accepted = [...failureStates].reduce((n, s) => n + (counts[s] ?? 0), 0) <= c.ackFailures;
+      if (decision === 'pause' && !accepted) {
         const reason = `wave_gate: wave ${wave} ${tally.succeeded}/${tally.succeeded + tally.failed} succeeded, needs ${spec.waves.successPercent}% (${row})`;
         this.transitionCampaign(c, 'auto_pause', 'paused', reason, now);
         this.audit.append('engine', 'campaign.auto_pause', `campaign:${c.id}`, { reason });
