@@ -25,6 +25,17 @@ export interface BootloaderConfig {
   root: RootSigned;
   layout: DiskLayout;
   trailerSize: number;
+  /** Deliberate defects for the fault tester's self-test only (see BootloaderQuirks); default none. */
+  quirks?: BootloaderQuirks;
+}
+
+/**
+ * Deliberately broken bootloader behaviours. They exist ONLY so `uniota
+ * fault-test` can prove it reports violations; every flag defaults off.
+ */
+export interface BootloaderQuirks {
+  /** Boot a slot on trial without storing the incremented bootcount first. */
+  skipBootcountStore?: boolean;
 }
 
 export type BootResult =
@@ -45,7 +56,8 @@ export async function bootOnce(disk: BlockDevice, cfg: BootloaderConfig): Promis
   const env = new UBootEnvStore(disk, { offsets: layout.envOffsets, envSize: layout.envSize });
   const current = await env.read();
   const decision = decideBoot(current?.vars ?? null);
-  if (decision.store !== null) await env.write(decision.store);
+  const skipStore = decision.path === 'trial' && cfg.quirks?.skipBootcountStore === true;
+  if (decision.store !== null && !skipStore) await env.write(decision.store);
   let vars = decision.store ?? current?.vars ?? new Map<string, string>();
 
   const slots: Record<SlotName, BlockDevice> = {

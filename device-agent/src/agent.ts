@@ -54,6 +54,20 @@ export interface AgentDeps {
   /** Chunks between durable progress records (resume granularity vs. flushes); default: every 4 MiB. */
   progressEvery?: number;
   log?: (line: string) => void;
+  /** Deliberate defects for the fault tester's self-test only (see UnsafeAgentOptions); default none. */
+  unsafe?: UnsafeAgentOptions;
+}
+
+/**
+ * Deliberately broken behaviours. They exist ONLY so `uniota fault-test` can
+ * prove it reports violations (a tester that cannot fail proves nothing);
+ * every flag defaults off and no production path sets one.
+ */
+export interface UnsafeAgentOptions {
+  /** Commit the trial image without running its health check. */
+  commitWithoutHealthCheck?: boolean;
+  /** Raise the anti-rollback floor when an offer is accepted instead of at commit. */
+  raiseCounterAtOffer?: boolean;
 }
 
 /** Why the agent's run returned. */
@@ -136,7 +150,7 @@ export class UpdateAgent {
   async offer(offer: UpdateOffer): Promise<RunResult> {
     const done = this.s.history.find((h) => h.actionId === offer.actionId);
     if (done !== undefined) {
-      await this.d.transport.report({ actionId: offer.actionId, step: done.outcome, version: done.version, ...(done.code === null ? {} : { code: done.code }) });
+      await this.d.transport.report({ actionId: offer.actionId, campaignId: done.campaignId, step: done.outcome, version: done.version, ...(done.code === null ? {} : { code: done.code }) });
       return { kind: 'idle' };
     }
     const job = this.s.update;
@@ -148,7 +162,7 @@ export class UpdateAgent {
         return this.s.state === 'installed' ? { kind: 'waiting-install' } : { kind: 'idle' };
       }
       if (this.s.state !== 'downloading' && this.s.state !== 'installed' && this.s.state !== 'verifying-slot') {
-        await this.reject(offer.actionId, new AgentError('BUSY', `update ${job.actionId} is in state ${this.s.state}`, { transient: true }));
+        await this.reject(offer.actionId, new AgentError('BUSY', `update ${job.actionId} is in state ${this.s.state}`, { transient: true }), offer.campaignId);
         return { kind: 'idle' };
       }
       // A newer action supersedes one that has not touched the boot state yet.
@@ -164,14 +178,14 @@ export class UpdateAgent {
       });
     } catch (err) {
       if (isPowerCut(err)) throw err;
-      await this.reject(offer.actionId, err);
+      await this.reject(offer.actionId, err, offer.campaignId);
       return { kind: 'idle' };
     }
     const running = this.d.runningSlot;
     const target = otherSlot(running);
     const capacity = slotCapacity(this.d.slots[target].size, this.d.trailerSize);
     if (manifest.payload.size > capacity) {
-      await this.reject(offer.actionId, new AgentError('IMAGE_TOO_LARGE', `image of ${manifest.payload.size} bytes exceeds the slot capacity of ${capacity} bytes`));
+      await this.reject(offer.actionId, new AgentError('IMAGE_TOO_LARGE', `image of ${manifest.payload.size} bytes exceeds the slot capacity of ${capacity} bytes`), offer.campaignId);
       return { kind: 'idle' };
     }
     const newJob: UpdateJob = {
@@ -191,7 +205,10 @@ export class UpdateAgent {
       rollbackAttempts: 0,
     };
     return this.guard(async () => {
-      await this.transition('offer-accepted', (s) => (s.update = newJob));
+      await this.transition('offer-accepted', (s) => {
+        s.update = newJob;
+        if (this.d.unsafe?.raiseCounterAtOffer === true) s.minSecurityCounter = Math.max(s.minSecurityCounter, newJob.securityCounter);
+      });
       return this.drive(false);
     });
   }
@@ -256,7 +273,7 @@ export class UpdateAgent {
       case 'rebooting':
         return { kind: 'reboot' };
       case 'health-check': {
-        const health = await this.d.healthCheck.run();
+        const health = this.d.unsafe?.commitWithoutHealthCheck === true ? { healthy: true, reason: 'UNSAFE: health check skipped' } : await this.d.healthCheck.run();
         this.log(`health check: ${health.healthy ? 'healthy' : 'unhealthy'} (${health.reason})`);
         if (health.healthy) await this.transition('health-ok');
         else await this.transition('health-fail');
@@ -316,7 +333,7 @@ export class UpdateAgent {
           every,
           onDurable: async (reached) => {
             await this.save({ ...this.s, update: { ...job, nextChunk: reached } });
-            await this.report('downloading', { progress: reached / job.chunkCount });
+            await this.report('downloading', { progress: { chunksDone: reached, chunkCount: job.chunkCount } });
           },
         });
       }
@@ -327,7 +344,7 @@ export class UpdateAgent {
       const reason = err instanceof Error ? err.message : String(err);
       // A bad chunk or a dropped link is the network's fault, not the image's:
       // keep what is durably written and resume from it on the next offer.
-      await this.d.transport.report({ actionId: job.actionId, step: 'failed', version: job.version, code, reason, transient: true });
+      await this.d.transport.report({ actionId: job.actionId, campaignId: job.campaignId, step: 'failed', version: job.version, code, reason, transient: true });
       return { kind: 'stalled', code };
     }
     await slot.flush();
@@ -433,11 +450,12 @@ export class UpdateAgent {
     const job = this.s.update as UpdateJob;
     await this.transition(event, (s) => {
       s.update = null;
-      s.history = [...s.history, { actionId: job.actionId, version: job.version, outcome, code, reported: false }].slice(-HISTORY_LIMIT);
+      s.history = [...s.history, { actionId: job.actionId, campaignId: job.campaignId, version: job.version, outcome, code, reported: false }].slice(-HISTORY_LIMIT);
       change?.(s);
     });
     await this.d.transport.report({
       actionId: job.actionId,
+      campaignId: job.campaignId,
       step: outcome,
       version: job.version,
       ...(code === null ? {} : { code, transient }),
@@ -454,7 +472,7 @@ export class UpdateAgent {
 
   private async resendUnreportedOutcomes(): Promise<void> {
     for (const h of this.s.history.filter((x) => !x.reported)) {
-      await this.d.transport.report({ actionId: h.actionId, step: h.outcome, version: h.version, ...(h.code === null ? {} : { code: h.code }) });
+      await this.d.transport.report({ actionId: h.actionId, campaignId: h.campaignId, step: h.outcome, version: h.version, ...(h.code === null ? {} : { code: h.code }) });
       await this.markReported(h.actionId);
     }
   }
@@ -462,15 +480,16 @@ export class UpdateAgent {
   private async report(step: AgentStateName, extra: Partial<StatusReport> = {}): Promise<void> {
     const job = this.s.update;
     if (job === null) return;
-    await this.d.transport.report({ actionId: job.actionId, step, version: job.version, ...extra });
+    const progress = step === 'downloading' ? { progress: { chunksDone: job.nextChunk, chunkCount: job.chunkCount } } : {};
+    await this.d.transport.report({ actionId: job.actionId, campaignId: job.campaignId, step, version: job.version, ...progress, ...extra });
   }
 
-  private async reject(actionId: string, err: unknown): Promise<void> {
+  private async reject(actionId: string, err: unknown, campaignId: string | null = null): Promise<void> {
     const code = err instanceof UniotaError ? err.code : 'OFFER_INVALID';
     const reason = err instanceof Error ? err.message : String(err);
     const transient = err instanceof UniotaError ? err.transient : false;
     this.log(`offer ${actionId} rejected: ${code}: ${reason}`);
-    await this.d.transport.report({ actionId, step: 'rejected', version: null, code, reason, transient });
+    await this.d.transport.report({ actionId, campaignId, step: 'rejected', version: null, code, reason, transient });
   }
 
   /**

@@ -1,5 +1,5 @@
 export { UpdateAgent } from './agent.ts';
-export type { AgentDeps, RunResult } from './agent.ts';
+export type { AgentDeps, RunResult, UnsafeAgentOptions } from './agent.ts';
 export { AGENT_STATES, JOURNAL_FORMAT_VERSION, RETIRED_STATES, initialState } from './agent-state.ts';
 export type { AgentStateName, CommittedImage, HistoryEntry, JournalState, UpdateJob, UpdateOutcome } from './agent-state.ts';
 export { AGENT_EVENTS, TRANSITIONS, nextState } from './lifecycle-table.ts';
@@ -16,3 +16,15 @@ export type { AgentTransport, ReportStep, StatusReport, UpdateOffer } from './tr
 export { AgentError, AgentErrorCode } from './errors.ts';
 export { SimDevice, provisionSimDisk, smallDeviceSpec } from './backends/sim-device.ts';
 export type { PowerOnOptions, PowerOnResult, SimDeviceSpec } from './backends/sim-device.ts';
+export { NetworkedSimDevice } from './backends/networked-sim-device.ts';
+export type { NetworkedSimDeviceOptions } from './backends/networked-sim-device.ts';
+export { AgentService, AGENT_VERSION } from './mqtt/agent-service.ts';
+export type { AgentServiceOptions } from './mqtt/agent-service.ts';
+export { MqttImageSource } from './mqtt/mqtt-image-source.ts';
+export { toProtocolStep, STEP_MAP } from './mqtt/step-map.ts';
+export { parseAgentConfig, slotFromCmdline, DEFAULT_CONFIG_PATH } from './daemon/config.ts';
+export type { AgentConfig } from './daemon/config.ts';
+export { openUbootLinuxDevice } from './backends/uboot-linux.ts';
+export { nodeProcessRunner } from './daemon/process-runner.ts';
+export type { ProcessRunner } from './daemon/process-runner.ts';
+export { commandHealthCheck, httpHealthCheck } from './daemon/health-checks.ts';

@@ -20,9 +20,10 @@ import type { SlotName } from '@uniota/boot-control';
 import { encodeSlotTrailer, parseBundleHeader, verifyManifest } from '@uniota/image';
 import type { RootSigned } from '@uniota/image';
 import { bootOnce } from '@uniota/bootloader-sim';
-import type { BootResult } from '@uniota/bootloader-sim';
+import type { BootResult, BootloaderQuirks, SimBehaviour } from '@uniota/bootloader-sim';
+import type { Manifest } from '@uniota/image';
 import { UpdateAgent } from '../agent.ts';
-import type { RunResult } from '../agent.ts';
+import type { AgentDeps, RunResult, UnsafeAgentOptions } from '../agent.ts';
 import type { JournalState } from '../agent-state.ts';
 import { fixedHealthCheck } from '../health-check.ts';
 import type { ImageSource } from '../image-source.ts';
@@ -71,6 +72,16 @@ export interface PowerOnOptions {
   progressEvery?: number;
   clock?: () => Date;
   log?: (line: string) => void;
+  /**
+   * How an image that is not a simulated one behaves: the in-process tier
+   * cannot run a real unikernel, so the caller says (null: it cannot run,
+   * treated as a panic, the default).
+   */
+  behaviourOf?: (manifest: Manifest) => SimBehaviour | null;
+  /** Deliberate defects for the fault tester's self-test only; default none. */
+  bootloaderQuirks?: BootloaderQuirks;
+  /** Deliberate defects for the fault tester's self-test only; default none. */
+  unsafeAgent?: UnsafeAgentOptions;
 }
 
 export type PowerOnResult =
@@ -102,30 +113,17 @@ export class SimDevice {
     const clock = opts.clock ?? (() => new Date());
     this.bootLog.length = 0;
     for (let boots = 1; boots <= maxBoots; boots++) {
-      const boot = await bootOnce(disk, { hardware: this.spec.hardware, root: this.spec.root, layout: this.layout, trailerSize: this.spec.trailerSize });
-      this.bootLog.push(boot);
-      opts.log?.(boot.kind === 'booted' ? `boot ${boots}: slot ${boot.slot} (${boot.path}${boot.fellBack ? ', fell back' : ''}) version ${boot.manifest.version} ${boot.image?.behaviour ?? 'unknown'}` : `boot ${boots}: BRICKED`);
-      if (boot.kind === 'bricked') return { kind: 'bricked', boots, reasons: boot.reasons };
-      const behaviour = boot.image?.behaviour ?? 'panic';
-      // A panic resets at once; a hang is reset by the watchdog. Either way
-      // the agent never runs and the bootloader counts the next boot.
-      if (behaviour === 'panic' || behaviour === 'hang') continue;
+      const booted = await this.bootOnce(disk, clock, opts.log, opts);
+      if (booted.kind === 'bricked') return { kind: 'bricked', boots, reasons: booted.reasons };
+      if (booted.kind === 'reset') continue;
+      const boot = booted.boot;
       const agent = await UpdateAgent.open({
-        bootControl: new UBootEnvBootControl(new UBootEnvStore(disk, { offsets: this.layout.envOffsets, envSize: this.layout.envSize }), { defaultBootLimit: this.spec.bootLimit }),
-        slots: this.slotViews(disk),
-        journal: new Journal(new PartitionView(disk, this.layout.data.offset, this.layout.data.length)),
-        runningSlot: boot.slot,
-        hardware: this.spec.hardware,
-        root: this.spec.root,
-        trailerSize: this.spec.trailerSize,
-        clock,
-        healthCheck: fixedHealthCheck(
-          behaviour === 'ok' ? { healthy: true, reason: 'image reports healthy' } : { healthy: false, reason: 'image reports unhealthy' },
-        ),
+        ...booted.deps,
         transport: opts.transport,
         source: opts.source,
         ...(opts.progressEvery === undefined ? {} : { progressEvery: opts.progressEvery }),
         ...(opts.log === undefined ? {} : { log: opts.log }),
+        ...(opts.unsafeAgent === undefined ? {} : { unsafe: opts.unsafeAgent }),
       });
       let result: RunResult = await agent.start();
       while (result.kind !== 'reboot') {
@@ -141,6 +139,56 @@ export class SimDevice {
       return { kind: 'settled', slot: boot.slot, version: boot.manifest.version, boots, state };
     }
     return { kind: 'boot-loop', boots: maxBoots };
+  }
+
+  /**
+   * One boot: the bootloader picks and verifies a slot; a panicking or hanging
+   * image resets (the watchdog); otherwise returns the agent's side effects
+   * for the booted image, ready for UpdateAgent.open.
+   */
+  async bootOnce(
+    disk: BlockDevice,
+    clock: () => Date,
+    log?: (line: string) => void,
+    extra: Pick<PowerOnOptions, 'behaviourOf' | 'bootloaderQuirks'> = {},
+  ): Promise<
+    | { kind: 'running'; boot: Extract<BootResult, { kind: 'booted' }>; deps: Omit<AgentDeps, 'transport' | 'source'> }
+    | { kind: 'reset'; boot: BootResult }
+    | { kind: 'bricked'; reasons: Record<SlotName, string> }
+  > {
+    const boot = await bootOnce(disk, {
+      hardware: this.spec.hardware,
+      root: this.spec.root,
+      layout: this.layout,
+      trailerSize: this.spec.trailerSize,
+      ...(extra.bootloaderQuirks === undefined ? {} : { quirks: extra.bootloaderQuirks }),
+    });
+    this.bootLog.push(boot);
+    log?.(boot.kind === 'booted' ? `boot ${this.bootLog.length}: slot ${boot.slot} (${boot.path}${boot.fellBack ? ', fell back' : ''}) version ${boot.manifest.version} ${boot.image?.behaviour ?? 'unknown'}` : `boot ${this.bootLog.length}: BRICKED`);
+    if (boot.kind === 'bricked') return { kind: 'bricked', reasons: boot.reasons };
+    // A real unikernel cannot run in-process: the caller says how it behaves
+    // (null: it cannot run at all, like a panic).
+    const behaviour = boot.image?.behaviour ?? extra.behaviourOf?.(boot.manifest) ?? 'panic';
+    // A panic resets at once; a hang is reset by the watchdog. Either way
+    // the agent never runs and the bootloader counts the next boot.
+    if (behaviour === 'panic' || behaviour === 'hang') return { kind: 'reset', boot };
+    return {
+      kind: 'running',
+      boot,
+      deps: {
+        bootControl: new UBootEnvBootControl(new UBootEnvStore(disk, { offsets: this.layout.envOffsets, envSize: this.layout.envSize }), { defaultBootLimit: this.spec.bootLimit }),
+        slots: this.slotViews(disk),
+        journal: new Journal(new PartitionView(disk, this.layout.data.offset, this.layout.data.length)),
+        runningSlot: boot.slot,
+        hardware: this.spec.hardware,
+        root: this.spec.root,
+        trailerSize: this.spec.trailerSize,
+        clock,
+        healthCheck: fixedHealthCheck(
+          behaviour === 'ok' ? { healthy: true, reason: 'image reports healthy' } : { healthy: false, reason: 'image reports unhealthy' },
+        ),
+      },
+    };
   }
 
   /** Writes and flushes the last power-on performed (when it ran with a fault plan). */
