@@ -30,7 +30,7 @@ export function register(program: Command): void {
       out(o.json === true, items, () =>
         table([
           ['ID', 'VERSION', 'HARDWARE', 'SIZE', 'UPLOADED'],
-          ...items.map((i) => [i.id.slice(0, 16), i.version + (i.devSigned ? ' (DEV-SIGNED)' : ''), i.compatible.join(','), String(i.size), new Date(i.uploadedAt).toISOString()]),
+          ...items.map((i) => [i.id, i.version + (i.devSigned ? ' (DEV-SIGNED)' : ''), i.compatible.join(','), String(i.size), new Date(i.uploadedAt).toISOString()]),
         ]),
       );
     });
