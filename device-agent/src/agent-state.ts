@@ -62,6 +62,7 @@ export interface UpdateJob {
 
 export interface HistoryEntry {
   actionId: string;
+  campaignId: string | null;
   version: string;
   outcome: UpdateOutcome;
   code: string | null;

@@ -45,7 +45,7 @@ describe('journal', () => {
   it('refuses a record larger than its copy area instead of overwriting the other copy', async () => {
     const dev = new MemoryBlockDevice(2 * 256);
     const j = new Journal(dev, 256);
-    await expect(j.save({ ...base, history: Array.from({ length: 16 }, (_, i) => ({ actionId: `a${i}`, version: '1', outcome: 'failed' as const, code: null, reported: true })) })).rejects.toMatchObject({ code: 'JOURNAL_TOO_LARGE' });
+    await expect(j.save({ ...base, history: Array.from({ length: 16 }, (_, i) => ({ actionId: `a${i}`, campaignId: null, version: '1', outcome: 'failed' as const, code: null, reported: true })) })).rejects.toMatchObject({ code: 'JOURNAL_TOO_LARGE' });
     expect(await new Journal(dev, 256).load()).toBeNull();
   });
 });

@@ -12,10 +12,12 @@ export type ReportStep = AgentStateName | UpdateOutcome | 'rejected';
 
 export interface StatusReport {
   actionId: string;
+  /** The campaign the action belongs to, when the server named one. */
+  campaignId: string | null;
   step: ReportStep;
   version: string | null;
-  /** Download progress, 0..1, on 'downloading' reports. */
-  progress?: number;
+  /** Download progress on 'downloading' reports: chunks durably stored of the total. */
+  progress?: { chunksDone: number; chunkCount: number };
   /** Error code on 'failed' / 'rolled-back' / 'rejected'. */
   code?: string;
   reason?: string;

@@ -1,0 +1,95 @@
+/**
+ * A simulated device on the network: the in-process bootloader and disk of a
+ * SimDevice, with the real agent service speaking MQTT. A reboot drops the
+ * connection without a DISCONNECT (as a real reboot does, so the broker
+ * publishes the offline will), boots through the bootloader again and
+ * reconnects. The fleet simulator runs thousands of these.
+ */
+import type { ProtocolLogger } from '@uniota/protocol';
+import { AgentService } from '../mqtt/agent-service.ts';
+import type { AgentServiceOptions } from '../mqtt/agent-service.ts';
+import type { SimDevice } from './sim-device.ts';
+
+export interface NetworkedSimDeviceOptions {
+  deviceId: string;
+  brokerUrl: string;
+  protocolVersion?: 4 | 5;
+  clock?: () => Date;
+  logger?: ProtocolLogger;
+  transfer?: AgentServiceOptions['transfer'];
+  /** Resets in a row (panic/hang) before the device is declared stuck in a boot loop. */
+  maxBoots?: number;
+  /** Called after each boot with what runs (or why nothing does). */
+  onBoot?: (e: { deviceId: string; slot: string | null; version: string | null; state: 'running' | 'reset' | 'bricked' }) => void;
+}
+
+export class NetworkedSimDevice {
+  #service: AgentService | null = null;
+  #booting: Promise<void> | null = null;
+  #off = false;
+  /** Boots since the last power-on, including resets. */
+  boots = 0;
+
+  constructor(
+    readonly device: SimDevice,
+    private readonly o: NetworkedSimDeviceOptions,
+  ) {}
+
+  get deviceId(): string {
+    return this.o.deviceId;
+  }
+
+  /** The running agent service (null while booting or off). */
+  get service(): AgentService | null {
+    return this.#service;
+  }
+
+  /** Powers on: boots until an image runs, then connects its agent. */
+  powerOn(): Promise<void> {
+    this.#off = false;
+    this.#booting ??= this.#boot().finally(() => {
+      this.#booting = null;
+    });
+    return this.#booting;
+  }
+
+  /** Cuts power: the connection drops without a DISCONNECT. */
+  async powerOff(): Promise<void> {
+    this.#off = true;
+    const s = this.#service;
+    this.#service = null;
+    await s?.stop(true);
+  }
+
+  async #boot(): Promise<void> {
+    const clock = this.o.clock ?? (() => new Date());
+    const max = this.o.maxBoots ?? 10;
+    for (let i = 0; i < max && !this.#off; i++) {
+      this.boots += 1;
+      const booted = await this.device.bootOnce(this.device.storage, clock);
+      if (booted.kind === 'bricked') {
+        this.o.onBoot?.({ deviceId: this.o.deviceId, slot: null, version: null, state: 'bricked' });
+        return;
+      }
+      if (booted.kind === 'reset') {
+        this.o.onBoot?.({ deviceId: this.o.deviceId, slot: null, version: null, state: 'reset' });
+        continue;
+      }
+      this.o.onBoot?.({ deviceId: this.o.deviceId, slot: booted.boot.slot, version: booted.boot.manifest.version, state: 'running' });
+      this.#service = await AgentService.start({
+        deviceId: this.o.deviceId,
+        brokerUrl: this.o.brokerUrl,
+        ...(this.o.protocolVersion === undefined ? {} : { protocolVersion: this.o.protocolVersion }),
+        deps: booted.deps,
+        reboot: async () => {
+          await this.powerOff();
+          // Boot again outside the agent's own command queue.
+          setImmediate(() => void this.powerOn());
+        },
+        ...(this.o.logger === undefined ? {} : { logger: this.o.logger }),
+        ...(this.o.transfer === undefined ? {} : { transfer: this.o.transfer }),
+      });
+      return;
+    }
+  }
+}
