@@ -4,6 +4,9 @@ import { ProtocolError, ProtocolErrorCode } from './errors.ts';
 import type { RejectionCounter } from './rejection-counter.ts';
 import type { TopicKind } from './topics.ts';
 
+/** Default MQTT 5 maximum packet size we accept from the broker. */
+export const DEFAULT_MAX_PACKET_SIZE = 512 * 1024;
+
 /** Typed handler per message kind; a kind without a handler is rejected as unexpected. */
 export type MessageHandlers = {
   [K in TopicKind]?: (message: Extract<DecodedMessage, { kind: K }>) => void | Promise<void>;
@@ -37,7 +40,7 @@ export interface MqttLinkOptions {
   backoff?: { initialMs: number; maxMs: number };
   /** Injected randomness for jitter (0..1). */
   random?: () => number;
-  /** Largest packet we let the broker send us (MQTT 5 only; older brokers ignore it). */
+  /** Largest packet we let the broker send us (MQTT 5 only; default DEFAULT_MAX_PACKET_SIZE). */
   maxPacketSize?: number;
   onConnect?: () => void;
   onDisconnect?: () => void;
@@ -99,8 +102,11 @@ export class MqttLink {
     if (options.will !== undefined) {
       clientOptions.will = { ...options.will, payload: Buffer.from(options.will.payload) };
     }
-    if (protocolVersion === 5 && options.maxPacketSize !== undefined) {
-      clientOptions.properties = { maximumPacketSize: options.maxPacketSize };
+    if (protocolVersion === 5) {
+      // Tell the broker not to forward anything bigger than the largest
+      // legitimate message (a 256 KiB chunk frame or a 96 KiB offer): junk
+      // that large is then dropped at the broker, before it costs us memory.
+      clientOptions.properties = { maximumPacketSize: options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE };
     }
     const client = mqtt.connect(options.url, clientOptions);
     const link = new MqttLink(client, options);
