@@ -47,7 +47,7 @@ describe('microvm tier (qemu-system-x86_64 -M microvm)', () => {
 
   it.each([
     ['panics', 'bPanic', 'panic', 10_000],
-    ['hangs until the watchdog', 'bHang', 'hang', 1500],
+    ['hangs until the watchdog', 'bHang', 'hang', 3000],
   ] as const)('a B that %s rolls back to A after bootlimit boots', async (_, b, outcome, watchdogMs) => {
     const m = await device(b, trialEnv('B'), watchdogMs);
     for (let count = 1; count <= 3; count++) {

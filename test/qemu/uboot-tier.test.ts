@@ -93,7 +93,8 @@ describe('U-Boot tier (qemu-system-aarch64 + Debian U-Boot)', () => {
   });
 
   it('a hanging B is ended by the watchdog each time and rolled back after bootlimit boots', async () => {
-    const m = await device('bHang', trialEnv('B'), { watchdogMs: 4000 });
+    // 6 s: long enough for U-Boot to store the count even on a busy CI machine.
+    const m = await device('bHang', trialEnv('B'), { watchdogMs: 6000 });
     for (let count = 1; count <= 3; count++) {
       const r = await m.boot();
       expect(r).toMatchObject({ bootedSlot: 'B', outcome: 'hang', watchdogFired: true, exitCode: null });
@@ -128,21 +129,24 @@ describe('U-Boot tier (qemu-system-aarch64 + Debian U-Boot)', () => {
     await m.close();
   });
 
-  // Power cut = QEMU killed at a chosen moment of the trial boot. Each row: where to cut.
-  const CUTS: [string, PowerCut][] = [
-    ['while U-Boot starts', { onSerial: 'U-Boot 2023' }],
-    ['while reading the boot-state env', { onSerial: 'virtio read' }],
-    ['right after the count was stored', { onSerial: 'UNIOTA-UBOOT booting' }],
-    ['while the payload runs', { onSerial: 'UNIOTA-PAYLOAD' }],
+  // Power cut = QEMU killed at a chosen moment of the trial boot. Each row:
+  // where to cut, and which stored bootcounts are possible afterwards (the kill
+  // lands a little after the text appears, so a cut near the save may fall
+  // on either side of it).
+  const CUTS: [string, PowerCut, number[]][] = [
+    ['while U-Boot starts', { onSerial: 'U-Boot 2023' }, [0]],
+    ['while reading the boot-state env', { onSerial: 'virtio read' }, [0, 1]],
+    ['right after the count was stored', { onSerial: 'UNIOTA-UBOOT booting' }, [1]],
+    ['while the payload runs', { onSerial: 'UNIOTA-PAYLOAD' }, [1]],
   ];
-  it.each(CUTS)('a power cut %s does not brick: the env stays valid and the next boot runs B', async (_, cut) => {
+  it.each(CUTS)('a power cut %s does not brick: the env stays valid and the next boot runs B', async (_, cut, possible) => {
     const m = await device('bOk', trialEnv('B'));
     const cutBoot = await m.boot({ powerCut: cut });
     expect(['power-cut', 'healthy']).toContain(cutBoot.outcome);
     const after = fwPrintenv(m.disk);
     expect(after).toMatchObject({ boot_part: 'B', upgrade_available: '1', bootlimit: '3' });
     const counted = Number(after.bootcount);
-    expect([0, 1]).toContain(counted);
+    expect(possible).toContain(counted);
     const next = await m.boot();
     expect(next).toMatchObject({ bootedSlot: 'B', version: '2.0.0', healthy: true });
     expect(fwPrintenv(m.disk).bootcount).toBe(String(counted + 1));
