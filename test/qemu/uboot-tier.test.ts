@@ -14,6 +14,8 @@ import {
   type PowerCut,
   type QemuUbootMachineOptions,
 } from '../../bootloader-sim/src/qemu/index.ts';
+import { encodeEnvCopy } from '@uniota/boot-control';
+import { FileBlockDevice } from '@uniota/block-device';
 import { factoryEnv, fwPrintenv, fwSetenv, tempDir, trialEnv } from './helpers.ts';
 
 const tmp = tempDir('uniota-qemu-uboot-');
@@ -118,6 +120,25 @@ describe('U-Boot tier (qemu-system-aarch64 + Debian U-Boot)', () => {
     expect(r).toMatchObject({ bootedSlot: slot, version, healthy: true });
     // Whatever U-Boot stored went to the corrupt copy's place; fw_printenv still sees a valid env.
     expect(fwPrintenv(m.disk).boot_part).toBe(slot);
+    await m.close();
+  });
+
+  // The flags byte wraps: of 255 and 0, 0 is newer (fwup #215 picked the wrong copy at the wrap).
+  it.each([
+    ['255 beats 254', 255, 254, 0, 0],
+    ['0 beats 255', 0, 255, 1, 1],
+  ] as const)('flags %s: U-Boot reads the trial copy and writes flags+1 into the other', async (_, trialFlags, oldFlags, trialCopy, newFlags) => {
+    const m = await device('bOk', undefined);
+    const { envOffsets, envSize } = m.disk.layout;
+    const raw = await FileBlockDevice.open(m.disk.path);
+    await raw.write(envOffsets[trialCopy], encodeEnvCopy(trialEnv('B'), envSize, trialFlags));
+    await raw.write(envOffsets[trialCopy === 0 ? 1 : 0], encodeEnvCopy(factoryEnv(), envSize, oldFlags));
+    const r = await m.boot();
+    expect(r).toMatchObject({ bootedSlot: 'B', healthy: true });
+    const written = await raw.read(envOffsets[trialCopy === 0 ? 1 : 0] + 4, 1);
+    expect(written[0]).toBe(newFlags);
+    expect(fwPrintenv(m.disk)).toMatchObject({ boot_part: 'B', bootcount: '1' });
+    await raw.close();
     await m.close();
   });
 
