@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vites
 import { main } from '../../packages/cli/src/main.ts';
 import { BROKEN_CONFIGS, parseScenarioFile, runFaultTest } from '@uniota/fault-injection';
 import type { BrokenConfigName, CaseResult } from '@uniota/fault-injection';
-import { TEST_HARDWARE, TEST_NOW, workspace } from './helpers.ts';
+import { TEST_HARDWARE, TEST_NOW, bundleOf, workspace } from './helpers.ts';
 
 const w = workspace();
 afterAll(() => w.cleanup());
@@ -144,5 +144,18 @@ describe('uniota fault-test', () => {
     const parallel = await runFaultTest({ ...common, jobs: 2 });
     expect(serial.failedCases).toBeGreaterThan(0);
     expect(strip(parallel.results)).toEqual(strip(serial.results));
+  });
+
+  it('expects a refusal for an image below the deployed counter, and skips (never passes) a downgrade it cannot build', async () => {
+    const scenarios = parseScenarioFile('version: 1\nscenarios:\n  - kind: install\n  - kind: downgrade\n  - kind: trial-boot-cut\n', 's.yaml');
+    const run = (image: Uint8Array, deployed?: Uint8Array) =>
+      runFaultTest({ image, ...(deployed === undefined ? {} : { deployed }), rootDocument: w.trust.rootDoc, hardware: TEST_HARDWARE, scenarios, now: TEST_NOW });
+    const older = await run(bundleOf(w.trust, '0.9.0', 'ok', 1), bundleOf(w.trust, '1.0.0', 'ok', 5));
+    expect(older.failedCases).toBe(0);
+    expect(older.results.map((r) => r.skipped === null)).toEqual([true, false, false]);
+    const zero = await run(bundleOf(w.trust, '2.0.0', 'ok', 0));
+    expect(zero.failedCases).toBe(0);
+    expect(zero.results[1]?.skipped).toMatch(/security counter is 0/);
+    expect(zero.notes.join('\n')).toContain('generated factory image');
   });
 });
