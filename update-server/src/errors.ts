@@ -19,6 +19,11 @@ export const ServerErrorCode = {
   AuditChainBroken: 'SERVER_AUDIT_CHAIN_BROKEN',
   Gateway: 'SERVER_GATEWAY_FAILED',
   Internal: 'SERVER_INTERNAL',
+  Unauthenticated: 'SERVER_UNAUTHENTICATED',
+  Forbidden: 'SERVER_FORBIDDEN',
+  CrossSite: 'SERVER_CROSS_SITE',
+  RateLimited: 'SERVER_RATE_LIMITED',
+  UserExists: 'SERVER_USER_EXISTS',
 } as const;
 
 export type ServerErrorCode = (typeof ServerErrorCode)[keyof typeof ServerErrorCode];
@@ -40,4 +45,9 @@ export const httpStatusForCode: Readonly<Record<ServerErrorCode, number>> = {
   SERVER_AUDIT_CHAIN_BROKEN: 500,
   SERVER_GATEWAY_FAILED: 502,
   SERVER_INTERNAL: 500,
+  SERVER_UNAUTHENTICATED: 401,
+  SERVER_FORBIDDEN: 403,
+  SERVER_CROSS_SITE: 403,
+  SERVER_RATE_LIMITED: 429,
+  SERVER_USER_EXISTS: 409,
 };

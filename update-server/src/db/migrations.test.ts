@@ -21,7 +21,7 @@ describe('migrations', () => {
 
   it('rolls back a failing migration and reports it', () => {
     const db = openDb({ path: ':memory:' });
-    const bad = [...migrations, { version: 2, name: 'broken', sql: 'CREATE TABLE t (x); SELECT nope FROM missing' }];
+    const bad = [...migrations, { version: 1000, name: 'broken', sql: 'CREATE TABLE t (x); SELECT nope FROM missing' }];
     expect(() => migrate(db, bad)).toThrow(expect.objectContaining({ code: 'SERVER_MIGRATION_FAILED' }));
     expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 't'").get()).toBeUndefined();
   });

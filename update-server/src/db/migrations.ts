@@ -107,6 +107,42 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
   BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 `,
   },
+  {
+    version: 2,
+    name: 'operator accounts, sessions and API tokens',
+    // Only hashes of session ids and token secrets are stored. Roles are
+    // strings (viewer, operator, admin), never ordinals.
+    sql: `
+CREATE TABLE users (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  username TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL,
+  password_hash TEXT NOT NULL,    -- scrypt$N$r$p$salt$hash
+  disabled INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL
+);
+
+CREATE TABLE sessions (
+  id_hash TEXT PRIMARY KEY,       -- sha256 of the cookie value
+  user_id INTEGER NOT NULL REFERENCES users(id),
+  csrf TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL
+);
+CREATE INDEX sessions_user ON sessions(user_id);
+
+CREATE TABLE api_tokens (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL,
+  token_hash TEXT NOT NULL UNIQUE, -- sha256 of the secret, which is shown once
+  role TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_used INTEGER,
+  revoked_at INTEGER
+);
+`,
+  },
 ];
 
 /** Applies every migration newer than the database's recorded version, each in its own transaction. */

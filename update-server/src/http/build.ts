@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
+import helmet from '@fastify/helmet';
 import type { ServerApp } from '../app.ts';
 import { installErrorHandler } from './error-handler.ts';
 import { devicesRoutes } from './routes/devices.ts';
@@ -8,6 +9,13 @@ import { campaignsRoutes } from './routes/campaigns.ts';
 import { eventsRoutes } from './routes/events.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { ErrorBody } from './schemas.ts';
+import { AuthService, type AuthOptions } from '../auth/auth-service.ts';
+import { installGuard } from '../auth/guard.ts';
+import { authRoutes } from './routes/auth.ts';
+import { usersRoutes } from './routes/users.ts';
+import { tokensRoutes } from './routes/tokens.ts';
+import { fleetRoutes } from './routes/fleet.ts';
+import { registerConsole } from '../console-static.ts';
 
 /** Options of the HTTP layer. */
 export interface BuildOptions {
@@ -16,13 +24,34 @@ export interface BuildOptions {
   logger?: FastifyServerOptions['logger'];
   maxBundleBytes?: number;
   sseKeepAliveMs?: number;
+  /** Authentication tunables (KDF cost, session timeouts, login limit, setup token). */
+  auth?: AuthOptions;
+  /** Built console directory; default update-server/console-dist. */
+  consoleDir?: string;
 }
+
+/**
+ * The console's Content-Security-Policy: scripts, styles and connections only
+ * from this origin, no inline script or style, no framing, no plugins.
+ */
+export const contentSecurityPolicy = {
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'"],
+  imgSrc: ["'self'", 'data:'],
+  connectSrc: ["'self'"],
+  fontSrc: ["'self'"],
+  objectSrc: ["'none'"],
+  baseUri: ["'none'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+};
 
 /**
  * Builds the HTTP API without listening, so tests drive it with inject().
  * Each area is its own plugin under /api/v1; /metrics and /docs sit at the root.
  */
-export async function build(opts: BuildOptions): Promise<FastifyInstance> {
+export async function build(opts: BuildOptions): Promise<FastifyInstance & { auth: AuthService }> {
   const f = Fastify({
     logger: opts.logger ?? false,
     // SSE streams never end on their own; without this, close() would wait
@@ -32,11 +61,17 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   });
   installErrorHandler(f);
   f.addSchema(ErrorBody);
+  const auth = new AuthService(opts.app.db, opts.app.clock, opts.auth ?? {});
+  await f.register(helmet, {
+    contentSecurityPolicy: { useDefaults: false, directives: contentSecurityPolicy },
+    strictTransportSecurity: false, // set by the TLS terminator, which knows whether TLS is on
+  });
+  installGuard(f, auth);
   await f.register(swagger, {
     openapi: {
       openapi: '3.0.3',
       info: { title: 'uniota update server', version: '1' },
-      tags: [{ name: 'devices' }, { name: 'images' }, { name: 'campaigns' }, { name: 'audit' }],
+      tags: [{ name: 'devices' }, { name: 'images' }, { name: 'campaigns' }, { name: 'audit' }, { name: 'auth' }, { name: 'users' }, { name: 'tokens' }],
     },
   });
   f.get('/docs/json', { schema: { hide: true } }, async () => f.swagger());
@@ -48,6 +83,10 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
       await api.register(campaignsRoutes, { app });
       await api.register(eventsRoutes, { app, ...(opts.sseKeepAliveMs !== undefined ? { keepAliveMs: opts.sseKeepAliveMs } : {}) });
       await api.register(auditRoutes, { app });
+      await api.register(authRoutes, { app, auth });
+      await api.register(usersRoutes, { app, auth });
+      await api.register(tokensRoutes, { app, auth });
+      await api.register(fleetRoutes, { app });
     },
     { prefix: '/api/v1' },
   );
@@ -56,7 +95,8 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
     return app.metrics.registry.metrics();
   });
   f.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
-  return f;
+  await registerConsole(f, opts.consoleDir);
+  return Object.assign(f, { auth });
 }
 
 /** Starts listening; returns the address (port 0 picks a free port). */

@@ -16,10 +16,10 @@ async function setup(devices = 0, opts: Parameters<typeof httpFixture>[1] = {}) 
   return fx;
 }
 
-async function upload(f: FastifyInstance, bundle: Uint8Array, actor = 'alice') {
+async function upload(f: FastifyInstance, bundle: Uint8Array) {
   return f.inject({
     method: 'POST', url: '/api/v1/images', payload: Buffer.from(bundle),
-    headers: { 'content-type': 'application/octet-stream', 'x-uniota-actor': actor },
+    headers: { 'content-type': 'application/octet-stream' },
   });
 }
 
@@ -117,7 +117,7 @@ describe('campaigns API', () => {
   it('creates a campaign, reports counts per state and per wave, and enforces legal state changes', async () => {
     const { f, app, imageId, gateway } = await withImage(4);
     const res = await f.inject({
-      method: 'POST', url: '/api/v1/campaigns', headers: { 'x-uniota-actor': 'alice' },
+      method: 'POST', url: '/api/v1/campaigns',
       payload: { name: 'r1', imageId, target: { hardware: ['board-a'] }, waves: { canary: 1, percents: [100] } },
     });
     expect(res.statusCode).toBe(201);
@@ -146,7 +146,8 @@ describe('campaigns API', () => {
 
     const audit = (await f.inject({ url: '/api/v1/audit' })).json();
     expect(audit.items.map((e: { action: string }) => e.action)).toEqual(['image.upload', 'campaign.create', 'campaign.pause', 'campaign.cancel']);
-    expect(audit.items[1].actor).toMatch(/^alice@/);
+    // The audit log names the authenticated token, not a name the caller claims.
+    expect(audit.items[1].actor).toMatch(/^token:fixture-admin#1@/);
     expect((await f.inject({ url: '/api/v1/audit/verify' })).json()).toMatchObject({ ok: true, entries: 4 });
   });
 
@@ -171,14 +172,15 @@ describe('campaigns API', () => {
   });
 
   it('streams progress as server-sent events, resuming after Last-Event-ID', async () => {
-    const { f, app, imageId, gateway } = await withImage(2);
+    const { f, app, imageId, gateway, adminToken } = await withImage(2);
+    const auth = { authorization: `Bearer ${adminToken}` };
     const created = (await f.inject({
       method: 'POST', url: '/api/v1/campaigns', payload: { name: 'sse', imageId, target: { hardware: ['board-a'] }, waves: { canary: 0, percents: [100] } },
     })).json();
     const id = created.campaign.id as number;
     const base = await listen(f, { host: '127.0.0.1', port: 0 });
     const ac = new AbortController();
-    const res = await fetch(`${base}/api/v1/campaigns/${id}/events`, { signal: ac.signal });
+    const res = await fetch(`${base}/api/v1/campaigns/${id}/events`, { signal: ac.signal, headers: auth });
     expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
     const reader = res.body!.getReader();
     let text = '';
@@ -200,7 +202,7 @@ describe('campaigns API', () => {
     // Resume from the middle: only later events come back.
     const mid = ids[Math.floor(ids.length / 2)]!;
     const ac2 = new AbortController();
-    const res2 = await fetch(`${base}/api/v1/campaigns/${id}/events`, { signal: ac2.signal, headers: { 'last-event-id': String(mid) } });
+    const res2 = await fetch(`${base}/api/v1/campaigns/${id}/events`, { signal: ac2.signal, headers: { ...auth, 'last-event-id': String(mid) } });
     const r2 = res2.body!.getReader();
     let t2 = '';
     while (!t2.includes(`id: ${ids.at(-1)}\n`)) t2 += new TextDecoder().decode((await r2.read()).value);
@@ -234,6 +236,9 @@ describe('metrics and OpenAPI', () => {
       '/api/v1/audit', '/api/v1/audit/verify', '/api/v1/campaigns', '/api/v1/campaigns/{id}', '/api/v1/campaigns/{id}/cancel',
       '/api/v1/campaigns/{id}/events', '/api/v1/campaigns/{id}/pause', '/api/v1/campaigns/{id}/resume', '/api/v1/devices',
       '/api/v1/devices/{id}', '/api/v1/images', '/api/v1/images/{id}', '/api/v1/images/{id}/manifest',
-    ]);
+      // console and accounts (issue 5)
+      '/api/v1/auth/login', '/api/v1/auth/logout', '/api/v1/auth/me', '/api/v1/auth/setup', '/api/v1/campaigns/preview',
+      '/api/v1/fleet/summary', '/api/v1/tokens', '/api/v1/tokens/{id}/revoke', '/api/v1/users', '/api/v1/users/{id}/disable',
+    ].sort());
   });
 });

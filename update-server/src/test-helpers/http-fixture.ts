@@ -1,5 +1,6 @@
 import { createBundle, createRoot, generateKeyPair, signerFromPem, signRoot, type RootDocument, type Signer } from '@uniota/image';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, InjectOptions } from 'fastify';
+import type { Role } from '../auth/roles.ts';
 import { createServerApp, type ServerApp } from '../app.ts';
 import { openDb } from '../db/open.ts';
 import { build } from '../http/build.ts';
@@ -10,7 +11,7 @@ import { FakeClock, FakeGateway } from './fixtures.ts';
 const DAY = 86_400_000;
 
 /** A trust root with one root key and one images key (fresh per call). */
-export function trustSetup(now: number): { root: RootDocument; imagesSigner: Signer; otherSigner: Signer } {
+export function trustSetup(now: number): { root: RootDocument; imagesSigner: Signer; otherSigner: Signer; serverKeyPem: string } {
   const rootKey = generateKeyPair();
   const imagesKey = generateKeyPair();
   const serverKey = generateKeyPair();
@@ -25,6 +26,7 @@ export function trustSetup(now: number): { root: RootDocument; imagesSigner: Sig
     root: signRoot(signed, [signerFromPem(rootKey.privateKeyPem)]),
     imagesSigner: signerFromPem(imagesKey.privateKeyPem),
     otherSigner: signerFromPem(generateKeyPair().privateKeyPem),
+    serverKeyPem: serverKey.privateKeyPem,
   };
 }
 
@@ -38,9 +40,22 @@ export function makeBundle(signer: Signer, now: number, version = '2.0.0', seed 
   );
 }
 
-/** App + fastify instance over an in-memory database and a real trust root. */
+/** A KDF cost low enough for tests (production uses defaultPasswordCost). */
+export const testPasswordCost = { N: 1024, r: 8, p: 1 };
+
+/** Makes an API token of `role` for requests in tests. */
+export function tokenFor(f: FastifyInstance & { auth: import('../auth/auth-service.ts').AuthService }, role: Role, name = `test-${role}`): string {
+  return f.auth.tokens.create({ name, role, createdBy: 'test' }).secret;
+}
+
+/**
+ * App + fastify instance over an in-memory database and a real trust root.
+ * Requests made with `f.inject({...})` carry an admin API token unless they
+ * set their own Authorization header (or `authorization: ''` for none), so
+ * tests about other rules run authenticated while the guard stays fully on.
+ */
 export async function httpFixture(devices = 0, opts: { devSigner?: 'imagesSigner' | 'otherSigner' } = {}): Promise<{
-  f: FastifyInstance; app: ServerApp; clock: FakeClock; gateway: FakeGateway; trust: ReturnType<typeof trustSetup>;
+  f: FastifyInstance & { auth: import('../auth/auth-service.ts').AuthService }; app: ServerApp; adminToken: string; clock: FakeClock; gateway: FakeGateway; trust: ReturnType<typeof trustSetup>;
 }> {
   const clock = new FakeClock();
   const gateway = new FakeGateway();
@@ -56,6 +71,14 @@ export async function httpFixture(devices = 0, opts: { devSigner?: 'imagesSigner
   for (let i = 0; i < devices; i++) {
     app.engine.deviceHello({ deviceId: `dev-${String(i).padStart(3, '0')}`, hardware: 'board-a', tags: i < 2 ? ['lab'] : [], currentVersion: '1.0.0' });
   }
-  const f = await build({ app, logger: false, sseKeepAliveMs: 60_000 });
-  return { f, app, clock, gateway, trust };
+  const f = await build({ app, logger: false, sseKeepAliveMs: 60_000, auth: { passwordCost: testPasswordCost } });
+  const adminToken = tokenFor(f, 'admin', 'fixture-admin');
+  const inject = f.inject.bind(f) as (o: InjectOptions) => ReturnType<FastifyInstance['inject']>;
+  (f as { inject: unknown }).inject = (o: InjectOptions) => {
+    const headers = { ...(o.headers ?? {}) } as Record<string, string>;
+    if (!('authorization' in headers)) headers['authorization'] = `Bearer ${adminToken}`;
+    if (headers['authorization'] === '') delete headers['authorization'];
+    return inject({ ...o, headers });
+  };
+  return { f, app, clock, gateway, trust, adminToken };
 }
