@@ -8,13 +8,14 @@ import { ServerError, ServerErrorCode } from './errors.ts';
 export class ApiClient {
   constructor(
     private readonly base: string,
-    private readonly actor?: string,
+    /** API token (`uniota_…`) sent as `Authorization: Bearer`; the server records its name in the audit log. */
+    private readonly token?: string,
   ) {}
 
   /** Sends a request and returns the parsed JSON body. */
   async request<T = unknown>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
     const headers: Record<string, string> = {};
-    if (this.actor !== undefined) headers['x-uniota-actor'] = this.actor;
+    if (this.token !== undefined && this.token !== '') headers['authorization'] = `Bearer ${this.token}`;
     let payload: string | Uint8Array | undefined;
     if (body instanceof Uint8Array) {
       headers['content-type'] = 'application/octet-stream';

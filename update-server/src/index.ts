@@ -22,3 +22,7 @@ export { build, listen, type BuildOptions } from './http/build.ts';
 export { startServer, type RunningServer } from './server.ts';
 export { noTransportGateway } from './no-transport-gateway.ts';
 export { ApiClient } from './client.ts';
+export { AuthService, newSetupToken, type AuthOptions } from './auth/auth-service.ts';
+export { roles, isRole, accessTable, type Role, type Access } from './auth/roles.ts';
+export type { User } from './auth/users-repo.ts';
+export type { ApiToken } from './auth/token-store.ts';

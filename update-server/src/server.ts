@@ -10,6 +10,7 @@ import { build, listen } from './http/build.ts';
 import { fsBlobStore } from './images/blob-store.ts';
 import { rootBundleVerifier } from './images/bundle-verifier.ts';
 import { noTransportGateway } from './no-transport-gateway.ts';
+import { AuthService, newSetupToken } from './auth/auth-service.ts';
 
 /** A running server. */
 export interface RunningServer {
@@ -41,7 +42,16 @@ export async function startServer(config: ServerConfig, deps: { gateway?: Device
     verifyImage: rootBundleVerifier(root, () => new Date()),
     ...(config.devSigningKeyPath !== undefined ? { devSigner: signerFromPem(readFileSync(config.devSigningKeyPath, 'utf8')) } : {}),
   });
-  const http = await build({ app, logger: { level: config.logLevel }, maxBundleBytes: config.maxBundleBytes });
+  // No default password: on a server without accounts, a one-time token that
+  // creates the first admin (console "first setup", or `uniota user create`).
+  const setupToken = new AuthService(db, Date.now).users.count() === 0 ? newSetupToken() : undefined;
+  const http = await build({
+    app, logger: { level: config.logLevel }, maxBundleBytes: config.maxBundleBytes,
+    ...(setupToken !== undefined ? { auth: { setupToken } } : {}),
+  });
+  if (setupToken !== undefined) {
+    process.stderr.write(`no operator accounts yet: open the console and use setup token ${setupToken} to create the first admin (or run \`uniota user create --role admin\`)\n`);
+  }
   if (config.devSigningKeyPath !== undefined) {
     http.log.warn('DEVELOPMENT SIGNING ENABLED: this server can sign images with a key it holds; never run it like this in production');
   }

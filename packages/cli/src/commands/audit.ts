@@ -9,7 +9,7 @@ export function register(program: Command): void {
   const audit = program.command('audit').description('the update server audit log');
   withServer(audit.command('verify').description('check every link of the audit hash chain (exit 1 if broken)'))
     .option('--db <file>', 'check this server.db directly instead of asking the server')
-    .action(async (o: { server: string; actor: string; db?: string }) => {
+    .action(async (o: { server: string; token?: string; db?: string }) => {
       let v: AuditVerification;
       if (o.db !== undefined) {
         if (!existsSync(o.db)) throw new UniotaError('SERVER_NOT_FOUND', `no database at ${o.db}`);

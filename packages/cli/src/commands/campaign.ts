@@ -4,7 +4,7 @@ import { UniotaError } from '@uniota/errors';
 import type { CampaignStatus } from '@uniota/update-server';
 import { clientOf, out, table, withServer } from './server-client.ts';
 
-type Opts = { server: string; actor: string; json?: boolean };
+type Opts = { server: string; token?: string; json?: boolean };
 
 const list = (v: string) => v.split(',').map((s) => s.trim()).filter((s) => s !== '');
 

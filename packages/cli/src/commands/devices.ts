@@ -12,7 +12,7 @@ export function register(program: Command): void {
     .option('--limit <n>', 'page size', '100')
     .option('--offset <n>', 'skip this many', '0')
     .option('--json', 'print JSON')
-    .action(async (o: { server: string; actor: string; hardware?: string; tag?: string; version?: string; online?: boolean; limit: string; offset: string; json?: boolean }) => {
+    .action(async (o: { server: string; token?: string; hardware?: string; tag?: string; version?: string; online?: boolean; limit: string; offset: string; json?: boolean }) => {
       const q = new URLSearchParams({ limit: o.limit, offset: o.offset });
       if (o.hardware !== undefined) q.set('hardware', o.hardware);
       if (o.tag !== undefined) q.set('tag', o.tag);

@@ -7,16 +7,16 @@ import { ApiClient } from '@uniota/update-server';
 /** Default API address: UNIOTA_SERVER or the server's default port on loopback. */
 export const DEFAULT_SERVER = process.env['UNIOTA_SERVER'] ?? 'http://127.0.0.1:8080';
 
-/** Adds the shared --server and --actor options. */
+/** Adds the shared --server and --token options. */
 export function withServer(cmd: Command): Command {
   return cmd
     .option('--server <url>', 'update server base URL', DEFAULT_SERVER)
-    .option('--actor <name>', 'name recorded in the audit log', process.env['USER'] ?? 'cli');
+    .option('--token <token>', 'API token (default UNIOTA_TOKEN); make one in the console or with `uniota user token`');
 }
 
-/** A client for the options of a command built with withServer. */
-export function clientOf(opts: { server: string; actor?: string }): ApiClient {
-  return new ApiClient(opts.server, opts.actor);
+/** A client for the options of a command built with withServer (the token falls back to UNIOTA_TOKEN). */
+export function clientOf(opts: { server: string; token?: string }): ApiClient {
+  return new ApiClient(opts.server, opts.token ?? process.env['UNIOTA_TOKEN']);
 }
 
 /** Prints JSON when --json is set, else the given lines. */

@@ -39,13 +39,34 @@ beforeEach(() => {
 });
 afterEach(() => vi.restoreAllMocks());
 
-const run = (...args: string[]) => main(['node', 'uniota', ...args, '--server', server.address]);
+let token = '';
+const run = (...args: string[]) => main(['node', 'uniota', ...args, '--server', server.address, '--token', token]);
+
+describe('uniota user', () => {
+  it('creates an admin and an API token in the server database; commands without a token get 401', async () => {
+    process.env['UNIOTA_NEW_PASSWORD'] = 'correct horse battery';
+    try {
+      expect(await main(['node', 'uniota', 'user', 'create', '--username', 'root-admin', '--role', 'admin', '--data-dir', tmp.dir])).toBe(0);
+      expect(out).toBe('created admin root-admin\n');
+      expect(await main(['node', 'uniota', 'user', 'create', '--username', 'root-admin', '--role', 'admin', '--data-dir', tmp.dir])).toBe(1);
+      expect(err).toMatch(/SERVER_USER_EXISTS/);
+    } finally {
+      delete process.env['UNIOTA_NEW_PASSWORD'];
+    }
+    out = '';
+    expect(await main(['node', 'uniota', 'user', 'token', '--name', 'cli-test', '--role', 'operator', '--data-dir', tmp.dir])).toBe(0);
+    token = out.trim();
+    expect(token).toMatch(/^uniota_[A-Za-z0-9_-]{43}$/);
+    expect(await main(['node', 'uniota', 'image', 'list', '--server', server.address, '--token', ''])).toBe(1);
+    expect(err).toMatch(/error SERVER_UNAUTHENTICATED/);
+  });
+});
 
 describe('uniota server commands', () => {
   it('image upload rejects a badly signed bundle with its code, then uploads and lists a good one', async () => {
     expect(await run('image', 'upload', badPath)).toBe(1);
     expect(err).toMatch(/^error SERVER_IMAGE_REJECTED: .*UNKNOWN_KEY/);
-    expect(await run('image', 'upload', bundlePath, '--actor', 'carol')).toBe(0);
+    expect(await run('image', 'upload', bundlePath)).toBe(0);
     expect(out).toMatch(/^uploaded [0-9a-f]{64}  version 2\.0\.0  for board-a/);
     out = '';
     expect(await run('image', 'list')).toBe(0);
@@ -78,5 +99,9 @@ describe('uniota server commands', () => {
     out = '';
     expect(await run('audit', 'verify')).toBe(0);
     expect(out).toMatch(/audit chain intact: \d+ entries/);
+    // The audit log names the token the CLI authenticated with.
+    expect(server.app.engine.audit.list(0, 1000).filter((e) => e.action === 'campaign.create').map((e) => e.actor)).toEqual([
+      expect.stringMatching(/^token:cli-test#1@/),
+    ]);
   });
 });
