@@ -16,6 +16,7 @@ import type { BootControl, SlotName } from '@uniota/boot-control';
 import { otherSlot } from '@uniota/boot-control';
 import {
   ImageError,
+  decodeSlotTrailer,
   encodeSlotTrailer,
   erasedTrailerPrefix,
   parseBundleHeader,
@@ -182,6 +183,17 @@ export class UpdateAgent {
       return { kind: 'idle' };
     }
     const running = this.d.runningSlot;
+    if (await this.alreadyRunning(offer.header)) {
+      // Exactly this signed image runs already (a retried offer whose first
+      // attempt committed): report it, change nothing.
+      const version = manifest.version;
+      await this.save({
+        ...this.s,
+        history: [...this.s.history, { actionId: offer.actionId, campaignId: offer.campaignId, version, outcome: 'committed' as const, code: null, reported: true }].slice(-HISTORY_LIMIT),
+      });
+      await this.d.transport.report({ actionId: offer.actionId, campaignId: offer.campaignId, step: 'committed', version, reason: 'already installed' });
+      return { kind: 'idle' };
+    }
     const target = otherSlot(running);
     const capacity = slotCapacity(this.d.slots[target].size, this.d.trailerSize);
     if (manifest.payload.size > capacity) {
@@ -394,6 +406,20 @@ export class UpdateAgent {
     } catch (err) {
       if (!(err instanceof ImageError)) throw err;
       return `${err.code}: ${err.message}`;
+    }
+  }
+
+  /** True when the running slot holds exactly the image whose signed header is `header`. */
+  private async alreadyRunning(header: Uint8Array): Promise<boolean> {
+    if (this.s.committed?.slot !== this.d.runningSlot) return false;
+    const slot = this.d.slots[this.d.runningSlot];
+    const stored = decodeSlotTrailer(await slot.read(trailerOffset(slot.size, this.d.trailerSize), this.d.trailerSize));
+    if (stored === null) return false;
+    try {
+      return Buffer.from(parseBundleHeader(stored).manifestBytes).equals(Buffer.from(parseBundleHeader(header).manifestBytes));
+    } catch (err) {
+      if (err instanceof ImageError) return false;
+      throw err;
     }
   }
 

@@ -28,3 +28,5 @@ export { openUbootLinuxDevice } from './backends/uboot-linux.ts';
 export { nodeProcessRunner } from './daemon/process-runner.ts';
 export type { ProcessRunner } from './daemon/process-runner.ts';
 export { commandHealthCheck, httpHealthCheck } from './daemon/health-checks.ts';
+export { FleetSim, parseFaults } from './fleet/fleet-sim.ts';
+export type { FleetFaults, FleetSimOptions } from './fleet/fleet-sim.ts';

@@ -18,6 +18,8 @@ export interface TrustFixture {
   root: RootSigned;
   imageSigner: Signer;
   serverSigner: Signer;
+  /** PEM of the server-role key (what the update server loads to sign commands). */
+  serverKeyPem: string;
   rootSigner: Signer;
 }
 
@@ -35,7 +37,7 @@ export function makeTrust(): TrustFixture {
   });
   const rootSigner = signerFromPem(rootKey.privateKeyPem);
   const rootDoc = signRoot(signed, [rootSigner]);
-  return { rootDoc, root: signed, imageSigner: signerFromPem(imageKey.privateKeyPem), serverSigner: signerFromPem(serverKey.privateKeyPem), rootSigner };
+  return { rootDoc, root: signed, imageSigner: signerFromPem(imageKey.privateKeyPem), serverSigner: signerFromPem(serverKey.privateKeyPem), serverKeyPem: serverKey.privateKeyPem, rootSigner };
 }
 
 export interface ImageSpec {

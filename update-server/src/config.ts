@@ -9,7 +9,10 @@ export const ServerConfigSchema = Type.Object(
     dataDir: Type.String({ minLength: 1, default: './uniota-data', description: 'SQLite database and bundle store' }),
     host: Type.String({ default: '127.0.0.1' }),
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
-    brokerUrl: Type.String({ default: 'mqtt://127.0.0.1:1883' }),
+    brokerUrl: Type.String({ default: '', description: 'MQTT broker URL; empty: start the embedded broker' }),
+    embeddedBrokerPort: Type.Integer({ minimum: 0, maximum: 65535, default: 1883, description: 'port of the embedded broker (0: any free port)' }),
+    serverKeyPath: Type.Optional(Type.String({ description: 'PEM private key of the root server role (signs device commands); default <dataDir>/server.key' })),
+    transferMode: Type.Union([Type.Literal('fanout'), Type.Literal('unicast')], { default: 'fanout', description: 'how image chunks reach devices' }),
     trustRootPath: Type.Optional(Type.String({ description: 'root.json; default <dataDir>/root.json' })),
     devSigningKeyPath: Type.Optional(
       Type.String({ description: 'DEVELOPMENT ONLY: PEM private key (in the root images role) the server signs payloads with' }),
@@ -23,7 +26,7 @@ export const ServerConfigSchema = Type.Object(
   },
   { additionalProperties: false },
 );
-export type ServerConfig = Static<typeof ServerConfigSchema> & { trustRootPath: string; dbPath: string; blobDir: string };
+export type ServerConfig = Static<typeof ServerConfigSchema> & { trustRootPath: string; serverKeyPath: string; dbPath: string; blobDir: string };
 
 /** Environment variable for each setting (strings are converted by the schema). */
 export const configEnv: Readonly<Record<keyof Static<typeof ServerConfigSchema>, string>> = {
@@ -31,6 +34,9 @@ export const configEnv: Readonly<Record<keyof Static<typeof ServerConfigSchema>,
   host: 'UNIOTA_HOST',
   port: 'UNIOTA_PORT',
   brokerUrl: 'UNIOTA_BROKER_URL',
+  embeddedBrokerPort: 'UNIOTA_EMBEDDED_BROKER_PORT',
+  serverKeyPath: 'UNIOTA_SERVER_KEY',
+  transferMode: 'UNIOTA_TRANSFER_MODE',
   trustRootPath: 'UNIOTA_TRUST_ROOT',
   devSigningKeyPath: 'UNIOTA_DEV_SIGNING_KEY',
   tickMs: 'UNIOTA_TICK_MS',
@@ -59,6 +65,7 @@ export function loadConfig(
   return {
     ...value,
     trustRootPath: value.trustRootPath ?? join(value.dataDir, 'root.json'),
+    serverKeyPath: value.serverKeyPath ?? join(value.dataDir, 'server.key'),
     dbPath: join(value.dataDir, 'server.db'),
     blobDir: join(value.dataDir, 'blobs'),
   };

@@ -11,12 +11,21 @@ import { fsBlobStore } from './images/blob-store.ts';
 import { rootBundleVerifier } from './images/bundle-verifier.ts';
 import { noTransportGateway } from './no-transport-gateway.ts';
 import { AuthService, newSetupToken } from './auth/auth-service.ts';
+import { MqttGateway } from './gateway/mqtt-gateway.ts';
+import { startEmbeddedBroker } from '@uniota/protocol';
+import type { EmbeddedBroker } from '@uniota/protocol';
 
 /** A running server. */
 export interface RunningServer {
   app: ServerApp;
   http: FastifyInstance;
   address: string;
+  /** The broker devices connect to (the embedded one unless a URL was configured). */
+  brokerUrl: string;
+  /** MQTT protocol level of that broker (4 for the embedded aedes broker). */
+  brokerProtocolVersion: 4 | 5;
+  /** The MQTT gateway, when the server runs its own (not when a gateway was injected). */
+  gateway: MqttGateway | null;
   close(): Promise<void>;
 }
 
@@ -34,11 +43,37 @@ export async function startServer(config: ServerConfig, deps: { gateway?: Device
   }
   const root = parseRootDocument(readFileSync(config.trustRootPath, 'utf8'));
   mkdirSync(config.blobDir, { recursive: true });
+  const blobs = fsBlobStore(config.blobDir);
+  let gateway: MqttGateway | null = null;
+  let broker: EmbeddedBroker | null = null;
+  let brokerUrl = config.brokerUrl;
+  let brokerProtocolVersion: 4 | 5 = 5;
+  if (deps.gateway === undefined) {
+    if (!existsSync(config.serverKeyPath)) {
+      throw new ServerError(
+        ServerErrorCode.Config,
+        `no server key at ${config.serverKeyPath}: devices only accept commands signed by a key of the root's server role (set UNIOTA_SERVER_KEY)`,
+      );
+    }
+    if (brokerUrl === '') {
+      // The default: an embedded broker, so one command runs a whole fleet.
+      broker = await startEmbeddedBroker({ port: config.embeddedBrokerPort });
+      brokerUrl = broker.url;
+      brokerProtocolVersion = broker.protocolVersion;
+    }
+    gateway = new MqttGateway({
+      brokerUrl,
+      protocolVersion: brokerProtocolVersion,
+      signer: signerFromPem(readFileSync(config.serverKeyPath, 'utf8')),
+      blobs,
+      transferMode: config.transferMode,
+    });
+  }
   const db = openDb({ path: config.dbPath });
   const app = createServerApp({
     db,
-    gateway: deps.gateway ?? noTransportGateway,
-    blobs: fsBlobStore(config.blobDir),
+    gateway: deps.gateway ?? gateway ?? noTransportGateway,
+    blobs,
     verifyImage: rootBundleVerifier(root, () => new Date()),
     ...(config.devSigningKeyPath !== undefined ? { devSigner: signerFromPem(readFileSync(config.devSigningKeyPath, 'utf8')) } : {}),
   });
@@ -67,12 +102,15 @@ export async function startServer(config: ServerConfig, deps: { gateway?: Device
       (err: unknown) => http.log.error({ err }, 'engine tick failed'),
     );
   }, config.tickMs);
+  await gateway?.start(app.engine);
   const address = await listen(http, { host: config.host, port: config.port });
   return {
-    app, http, address,
+    app, http, address, brokerUrl, brokerProtocolVersion, gateway,
     async close() {
       clearInterval(timer);
       await http.close();
+      await gateway?.stop();
+      await broker?.close();
       db.close();
     },
   };

@@ -20,6 +20,13 @@ import { toProtocolStep } from './step-map.ts';
 
 export const AGENT_VERSION = '0.1.0';
 
+/**
+ * Last report timestamp per device in this process. The server orders and
+ * deduplicates one attempt's reports by `at`, so it must strictly increase,
+ * also across a simulated reboot that takes less than a millisecond.
+ */
+const lastReportAt = new Map<string, number>();
+
 export interface AgentServiceOptions {
   deviceId: string;
   brokerUrl: string;
@@ -109,6 +116,11 @@ export class AgentService {
     return this.#queue;
   }
 
+  /** Drops the connection (network loss); the link reconnects with backoff and re-announces itself. */
+  async dropConnection(): Promise<void> {
+    this.#link?.dropConnection();
+  }
+
   /** Disconnects. `powerLoss` drops the socket so the broker publishes the offline will. */
   async stop(powerLoss = false): Promise<void> {
     this.#closed = true;
@@ -166,7 +178,9 @@ export class AgentService {
     const step = toProtocolStep(r);
     const campaignId = r.campaignId ?? this.#campaigns.get(r.actionId);
     if (step === null || campaignId === undefined) return;
-    const wire: WireReport = { v: 1, deviceId: this.o.deviceId, campaignId, actionId: r.actionId, at: (this.o.now ?? Date.now)(), step };
+    const at = Math.max((this.o.now ?? Date.now)(), (lastReportAt.get(this.o.deviceId) ?? 0) + 1);
+    lastReportAt.set(this.o.deviceId, at);
+    const wire: WireReport = { v: 1, deviceId: this.o.deviceId, campaignId, actionId: r.actionId, at, step };
     await this.#publish(deviceTopic('status', this.o.deviceId), JSON.stringify(wire), 1);
   }
 

@@ -28,6 +28,12 @@ export interface MqttLinkOptions {
   protocolVersion?: 4 | 5;
   username?: string;
   password?: string;
+  /**
+   * Client certificate TLS (use an `mqtts://` url): the broker's CA and this
+   * client's certificate and key, PEM. The broker's certificate is always
+   * verified against `ca`; there is no switch to turn that off.
+   */
+  tls?: { ca: string | Buffer; cert: string | Buffer; key: string | Buffer; servername?: string };
   /** Published by the broker when this client vanishes (device: retained offline status). */
   will?: LinkMessage;
   /** Published after every (re)connect (device: retained online status, then hello). */
@@ -99,6 +105,13 @@ export class MqttLink {
     };
     if (options.username !== undefined) clientOptions.username = options.username;
     if (options.password !== undefined) clientOptions.password = options.password;
+    if (options.tls !== undefined) {
+      clientOptions.ca = options.tls.ca;
+      clientOptions.cert = options.tls.cert;
+      clientOptions.key = options.tls.key;
+      clientOptions.rejectUnauthorized = true;
+      if (options.tls.servername !== undefined) clientOptions.servername = options.tls.servername;
+    }
     if (options.will !== undefined) {
       clientOptions.will = { ...options.will, payload: Buffer.from(options.will.payload) };
     }
@@ -157,6 +170,11 @@ export class MqttLink {
   /** Publishes a JSON message. */
   publishJson(topic: string, message: unknown, options: { qos?: 0 | 1; retain?: boolean } = {}): Promise<void> {
     return this.publish(topic, JSON.stringify(message), options);
+  }
+
+  /** Breaks the connection as a network failure would; the client reconnects with backoff. */
+  dropConnection(): void {
+    this.#client.stream.destroy();
   }
 
   /** Disconnects. `force` skips the DISCONNECT packet so the broker publishes the will (tests of power loss). */

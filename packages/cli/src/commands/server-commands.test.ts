@@ -17,11 +17,12 @@ let badPath = '';
 beforeAll(async () => {
   const trust = trustSetup(Date.now());
   writeFileSync(join(tmp.dir, 'root.json'), JSON.stringify(trust.root));
+  writeFileSync(join(tmp.dir, 'server.key'), trust.serverKeyPem);
   bundlePath = join(tmp.dir, 'good.bundle');
   writeFileSync(bundlePath, makeBundle(trust.imagesSigner, Date.now()));
   badPath = join(tmp.dir, 'bad.bundle');
   writeFileSync(badPath, makeBundle(trust.otherSigner, Date.now()));
-  server = await startServer(loadConfig({}, { dataDir: tmp.dir, port: 0, logLevel: 'silent', tickMs: 50 }));
+  server = await startServer(loadConfig({}, { dataDir: tmp.dir, port: 0, embeddedBrokerPort: 0, logLevel: 'silent', tickMs: 50 }));
   for (const id of ['d1', 'd2', 'd3']) server.app.engine.deviceHello({ deviceId: id, hardware: 'board-a', tags: ['lab'], currentVersion: '1.0.0' });
 });
 afterAll(async () => {

@@ -1,0 +1,137 @@
+/**
+ * The fleet simulator: N simulated devices (in-process bootloader, disk and
+ * the real agent over MQTT) in one process. Every device starts as a
+ * copy-on-write clone of one provisioned template disk, so a thousand
+ * devices share the factory image's pages and cost little memory.
+ *
+ * Faults are a mix given as data: power cuts at random moments (the device
+ * drops off the broker without a goodbye and boots again from its disk) and
+ * network drops (connection lost, agent state kept).
+ */
+import type { RootSigned } from '@uniota/image';
+import type { ProtocolLogger } from '@uniota/protocol';
+import { NetworkedSimDevice } from '../backends/networked-sim-device.ts';
+import { SimDevice, provisionSimDisk, smallDeviceSpec } from '../backends/sim-device.ts';
+import type { SimDeviceSpec } from '../backends/sim-device.ts';
+
+export interface FleetFaults {
+  /** Chance per device per fault tick of a power cut (device off, then on again). */
+  powerCut: number;
+  /** Chance per device per fault tick of a dropped connection. */
+  networkDrop: number;
+  /** Period of the fault ticks. */
+  everyMs: number;
+}
+
+/** Parses `powercut=0.05,drop=0.02,every=500` (missing keys are 0 / 1000 ms). */
+export function parseFaults(spec: string): FleetFaults {
+  const f: FleetFaults = { powerCut: 0, networkDrop: 0, everyMs: 1000 };
+  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [k, v] = part.split('=');
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`fault ${part}: value must be a non-negative number`);
+    if (k === 'powercut') f.powerCut = Math.min(1, n);
+    else if (k === 'drop') f.networkDrop = Math.min(1, n);
+    else if (k === 'every') f.everyMs = Math.max(10, n);
+    else throw new Error(`unknown fault '${k}' (known: powercut, drop, every)`);
+  }
+  return f;
+}
+
+export interface FleetSimOptions {
+  count: number;
+  brokerUrl: string;
+  protocolVersion?: 4 | 5;
+  root: RootSigned;
+  /** The signed bundle every device runs from the factory (slot A). */
+  factoryBundle: Uint8Array;
+  hardware?: string;
+  idPrefix?: string;
+  spec?: Partial<SimDeviceSpec>;
+  faults?: FleetFaults;
+  /** Devices powered on at once while starting (connection storms hurt brokers). */
+  startParallelism?: number;
+  random?: () => number;
+  logger?: ProtocolLogger;
+  transfer?: ConstructorParameters<typeof NetworkedSimDevice>[1]['transfer'];
+}
+
+export class FleetSim {
+  readonly devices: NetworkedSimDevice[] = [];
+  /** Counters of what happened to the fleet. */
+  readonly counters = { boots: 0, resets: 0, bricked: 0, powerCuts: 0, networkDrops: 0 };
+  #faultTimer: NodeJS.Timeout | null = null;
+
+  private constructor(private readonly o: FleetSimOptions) {}
+
+  /** Provisions the template disk and creates the devices (not yet powered on). */
+  static async create(o: FleetSimOptions): Promise<FleetSim> {
+    const fleet = new FleetSim(o);
+    const spec = { ...smallDeviceSpec(o.root, o.hardware ?? 'sim-board-1'), ...(o.spec ?? {}) };
+    const template = await provisionSimDisk(spec, o.factoryBundle);
+    const width = String(o.count).length;
+    for (let i = 0; i < o.count; i++) {
+      const id = `${o.idPrefix ?? 'sim'}-${String(i + 1).padStart(width, '0')}`;
+      const device = new SimDevice(template.disk.clone(), spec, template.layout);
+      fleet.devices.push(
+        new NetworkedSimDevice(device, {
+          deviceId: id,
+          brokerUrl: o.brokerUrl,
+          ...(o.protocolVersion === undefined ? {} : { protocolVersion: o.protocolVersion }),
+          ...(o.logger === undefined ? {} : { logger: o.logger }),
+          ...(o.transfer === undefined ? {} : { transfer: o.transfer }),
+          onBoot: (e) => {
+            fleet.counters.boots += 1;
+            if (e.state === 'reset') fleet.counters.resets += 1;
+            if (e.state === 'bricked') fleet.counters.bricked += 1;
+          },
+        }),
+      );
+    }
+    return fleet;
+  }
+
+  /** Powers every device on (bounded parallelism), then starts the fault mix if any. */
+  async start(): Promise<void> {
+    const width = this.o.startParallelism ?? 50;
+    for (let i = 0; i < this.devices.length; i += width) {
+      await Promise.all(this.devices.slice(i, i + width).map((d) => d.powerOn()));
+    }
+    const f = this.o.faults;
+    if (f !== undefined && (f.powerCut > 0 || f.networkDrop > 0)) {
+      this.#faultTimer = setInterval(() => this.#injectFaults(f), f.everyMs);
+      this.#faultTimer.unref();
+    }
+  }
+
+  /** Stops the faults and powers every device off. */
+  async stop(): Promise<void> {
+    if (this.#faultTimer !== null) clearInterval(this.#faultTimer);
+    await Promise.all(this.devices.map((d) => d.powerOff()));
+  }
+
+  /** How many devices run each version (their committed image), and how many are offline. */
+  versions(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const d of this.devices) {
+      const v = d.service?.agent.state.committed?.version ?? 'offline';
+      out[v] = (out[v] ?? 0) + 1;
+    }
+    return out;
+  }
+
+  #injectFaults(f: FleetFaults): void {
+    const rnd = this.o.random ?? Math.random;
+    for (const d of this.devices) {
+      if (d.service === null) continue;
+      const r = rnd();
+      if (r < f.powerCut) {
+        this.counters.powerCuts += 1;
+        void d.powerOff().then(() => setTimeout(() => void d.powerOn(), 50 + rnd() * 200));
+      } else if (r < f.powerCut + f.networkDrop) {
+        this.counters.networkDrops += 1;
+        void d.service.dropConnection();
+      }
+    }
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * The campaign engine's link to devices over MQTT.
+ *
+ * Out: offers and cancels as signed command envelopes (server-role key) on
+ * each device's command topic; image chunks on request through the
+ * protocol's ChunkServer, fan-out by default so one publish serves a wave.
+ * In: hello and online status update the fleet; status reports are batched
+ * into the engine (one SQLite transaction per batch); chunk requests drive
+ * the transfer. Every inbound message was validated by the protocol decoder;
+ * anything else was counted and dropped before it got here.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  ChunkServer,
+  MqttLink,
+  RejectionCounter,
+  allDevicesFilter,
+  deviceTopic,
+  realTimers,
+  signCommand,
+} from '@uniota/protocol';
+import type { CommandBody, CommandSigner, Hello, ProtocolLogger, StatusReport, TransferMode } from '@uniota/protocol';
+import { parseBundleHeader, validateManifest } from '@uniota/image';
+import type { BlobStore } from '../images/blob-store.ts';
+import type { CampaignEngine } from '../campaign/engine.ts';
+import type { CancelCommand, DeviceGateway, DeviceReport, UpdateOffer } from '../campaign/gateway.ts';
+import { toEngineReport, wireActionId } from './report-map.ts';
+
+export interface MqttGatewayOptions {
+  brokerUrl: string;
+  protocolVersion?: 4 | 5;
+  clientId?: string;
+  signer: CommandSigner;
+  blobs: BlobStore;
+  transferMode?: TransferMode;
+  /** How long a command stays valid on the wire. */
+  commandTtlMs?: number;
+  /** Reports are ingested in batches at least this often. */
+  ingestEveryMs?: number;
+  now?: () => number;
+  logger?: ProtocolLogger;
+  link?: Partial<Pick<Parameters<typeof MqttLink.connect>[0], 'username' | 'password'>>;
+}
+
+interface ImageEntry {
+  bundle: Uint8Array;
+  payloadOffset: number;
+  chunkSize: number;
+  chunkCount: number;
+  headerB64: string;
+  payloadSize: number;
+}
+
+/** Gateway counters (exported as metrics). */
+export interface GatewayStats {
+  offersSent: number;
+  cancelsSent: number;
+  reportsIngested: number;
+  reportsIgnored: number;
+  hellos: number;
+}
+
+export class MqttGateway implements DeviceGateway {
+  readonly rejections: RejectionCounter;
+  readonly chunks: ChunkServer;
+  readonly stats: GatewayStats = { offersSent: 0, cancelsSent: 0, reportsIngested: 0, reportsIgnored: 0, hellos: 0 };
+  #link: MqttLink | null = null;
+  #engine: CampaignEngine | null = null;
+  readonly #images = new Map<string, ImageEntry>();
+  /** Highest command seq sent or seen per device: commands must keep increasing across restarts. */
+  readonly #seq = new Map<string, number>();
+  #pending: DeviceReport[] = [];
+  #flushTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly o: MqttGatewayOptions) {
+    this.rejections = new RejectionCounter(o.logger === undefined ? {} : { logger: o.logger });
+    this.chunks = new ChunkServer({
+      publish: (topic, payload) => this.#link?.publish(topic, payload, { qos: 0 }).catch(() => undefined),
+      readChunk: (imageId, index) => {
+        const img = this.#image(imageId);
+        const start = img.payloadOffset + index * img.chunkSize;
+        return img.bundle.subarray(start, Math.min(img.payloadOffset + img.payloadSize, start + img.chunkSize));
+      },
+      timers: realTimers,
+    });
+  }
+
+  /** Connects to the broker and starts feeding `engine`. */
+  async start(engine: CampaignEngine): Promise<void> {
+    this.#engine = engine;
+    this.#link = await MqttLink.connect({
+      url: this.o.brokerUrl,
+      clientId: this.o.clientId ?? `uniota-server-${randomBytes(4).toString('hex')}`,
+      protocolVersion: this.o.protocolVersion ?? 5,
+      subscriptions: [allDevicesFilter('hello'), allDevicesFilter('online'), allDevicesFilter('status'), allDevicesFilter('chunk-request')],
+      handlers: {
+        hello: (m) => this.#onHello(m.message),
+        online: (m) => {
+          if (m.message.online) return;
+          // Reports the device sent before it dropped come first: a device
+          // that reported `rebooting` and then went offline is rebooting, not lost.
+          this.#flush();
+          engine.deviceDisconnected(m.deviceId);
+        },
+        status: (m) => this.#onStatus(m.message),
+        'chunk-request': (m) => {
+          const refused = this.chunks.handleRequest(m.deviceId, m.message);
+          if (refused !== null) this.rejections.record({ ok: false, reason: 'unexpected', detail: `chunk request refused: ${refused}`, kind: 'chunk-request' }, `chunk-request/${m.deviceId}`);
+        },
+      },
+      counter: this.rejections,
+      ...(this.o.link ?? {}),
+      onHandlerError: (err, kind) => this.o.logger?.warn({ err: err instanceof Error ? err.message : String(err), kind }, 'gateway handler failed'),
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.#flush();
+    if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
+    await this.#link?.close();
+    this.#link = null;
+  }
+
+  async sendOffer(offer: UpdateOffer): Promise<void> {
+    const img = this.#image(offer.imageId);
+    const mode = this.o.transferMode ?? 'fanout';
+    this.chunks.addImage(offer.imageId, img.chunkCount);
+    if (mode === 'fanout') this.chunks.expectDevices(offer.imageId, [offer.deviceId]);
+    await this.#send(offer.deviceId, wireActionId(offer.actionId, offer.attempt), {
+      type: 'offer',
+      campaignId: String(offer.campaignId),
+      imageId: offer.imageId,
+      header: img.headerB64,
+      payloadSize: img.payloadSize,
+      chunkSize: img.chunkSize,
+      chunkCount: img.chunkCount,
+      transfer: mode,
+      downloadOnly: offer.downloadOnly,
+      maintenanceWindow: null,
+    });
+    this.stats.offersSent += 1;
+  }
+
+  async sendCancel(cancel: CancelCommand): Promise<void> {
+    await this.#send(cancel.deviceId, wireActionId(cancel.actionId, cancel.attempt), { type: 'cancel', campaignId: String(cancel.campaignId), reason: 'cancelled by the operator' });
+    this.stats.cancelsSent += 1;
+  }
+
+  async #send(deviceId: string, actionId: string, body: CommandBody): Promise<void> {
+    const link = this.#link;
+    if (link === null) throw new Error('gateway not connected');
+    const now = (this.o.now ?? Date.now)();
+    // Time-based and monotonic: a restarted server (with nothing persisted)
+    // still issues sequence numbers above everything the device accepted.
+    const seq = Math.max(now * 1000, (this.#seq.get(deviceId) ?? 0) + 1);
+    this.#seq.set(deviceId, seq);
+    const envelope = signCommand(
+      { deviceId, actionId, seq, nonce: randomBytes(12).toString('base64url'), expiresAt: now + (this.o.commandTtlMs ?? 3_600_000), body },
+      this.o.signer,
+    );
+    await link.publish(deviceTopic('command', deviceId), JSON.stringify(envelope), { qos: 1 });
+  }
+
+  #onHello(h: Hello): void {
+    this.stats.hellos += 1;
+    if (h.lastCommandSeq > (this.#seq.get(h.deviceId) ?? 0)) this.#seq.set(h.deviceId, h.lastCommandSeq);
+    const running = h.slots[h.runningSlot];
+    this.#engine?.deviceHello({ deviceId: h.deviceId, hardware: h.hardware, currentVersion: running.version, bootedSlot: h.runningSlot.toUpperCase() });
+  }
+
+  #onStatus(r: StatusReport): void {
+    const report = toEngineReport(r);
+    if (report === null) {
+      this.stats.reportsIgnored += 1;
+      return;
+    }
+    this.#pending.push(report);
+    if (this.#pending.length >= 500) this.#flush();
+    else this.#flushTimer ??= setTimeout(() => this.#flush(), this.o.ingestEveryMs ?? 20);
+  }
+
+  #flush(): void {
+    if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
+    this.#flushTimer = null;
+    const batch = this.#pending;
+    this.#pending = [];
+    if (batch.length === 0 || this.#engine === null) return;
+    const outcomes = this.#engine.ingestReports(batch);
+    for (const o of outcomes) {
+      if (o === 'applied') this.stats.reportsIngested += 1;
+      else this.stats.reportsIgnored += 1;
+    }
+  }
+
+  #image(imageId: string): ImageEntry {
+    let img = this.#images.get(imageId);
+    if (img === undefined) {
+      const bundle = this.o.blobs.get(imageId);
+      if (bundle === undefined) throw new Error(`image ${imageId} is not in the blob store`);
+      const header = parseBundleHeader(bundle);
+      // Stored bundles were verified against the trust root on upload.
+      const manifest = validateManifest(JSON.parse(new TextDecoder().decode(header.manifestBytes)));
+      img = {
+        bundle,
+        payloadOffset: header.headerLength,
+        chunkSize: manifest.payload.chunkSize,
+        chunkCount: manifest.payload.chunks.length,
+        headerB64: Buffer.from(bundle.subarray(0, header.headerLength)).toString('base64'),
+        payloadSize: manifest.payload.size,
+      };
+      this.#images.set(imageId, img);
+    }
+    return img;
+  }
+}
