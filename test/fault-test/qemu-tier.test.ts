@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createBundle } from '@uniota/image';
+import { makeSimImage } from '@uniota/bootloader-sim';
 import { parseScenarioFile, runFaultTest } from '@uniota/fault-injection';
 import { buildPayload } from '../../bootloader-sim/src/qemu/index.ts';
 import { TEST_HARDWARE, TEST_NOW, makeTrust } from '../helpers/fixtures.ts';
@@ -38,6 +39,15 @@ describe('fault-test --qemu=uboot (real U-Boot, arm64)', () => {
     const image = bundle('2.0.0', await buildPayload({ arch: 'aarch64', version: '2.0.0', behaviour: 'unhealthy' }), 2);
     const report = await runFaultTest({ image, deployed, rootDocument: trust.rootDoc, hardware: TEST_HARDWARE, scenarios, now: TEST_NOW, tier: 'uboot' });
     expect(report.notes.join('\n')).toContain(`your image 2.0.0 booted under QEMU uboot: unhealthy -> behaves 'unhealthy'`);
+    expect(report.failedCases).toBe(0);
+  });
+});
+
+describe('fault-test --qemu with simulated images', () => {
+  it('does not boot a simulated payload under QEMU (it has none to boot) and keeps its own behaviour', async () => {
+    const sim = (version: string, behaviour: 'ok' | 'unhealthy', counter: number) => bundle(version, makeSimImage({ version, behaviour }, 16 * 1024), counter);
+    const report = await runFaultTest({ image: sim('2.0.0', 'unhealthy', 2), deployed: sim('1.0.0', 'ok', 1), rootDocument: trust.rootDoc, hardware: TEST_HARDWARE, scenarios, now: TEST_NOW, tier: 'microvm' });
+    expect(report.notes.join('\n')).toContain(`your image 2.0.0 is a simulated image: not booted under QEMU, its behaviour 'unhealthy' comes from its payload`);
     expect(report.failedCases).toBe(0);
   });
 });

@@ -69,6 +69,11 @@ export async function runFaultTest(opts: FaultTestOptions): Promise<FaultTestRep
     const probe = opts.qemuProbe ?? probeUnderQemu;
     for (const [label, img] of [['your image', inputs.image], ['the deployed image', inputs.base]] as const) {
       if (img === inputs.base && inputs.baseIsGenerated) continue;
+      // A simulated image has no bootable payload: its signed payload already says what it does.
+      if (img.behaviourSource === 'simulated payload') {
+        notes.push(`${label} ${img.version} is a simulated image: not booted under QEMU, its behaviour '${img.behaviour}' comes from its payload`);
+        continue;
+      }
       const v = await probe(payloadOf(img), tier);
       img.behaviour = v.behaviour;
       img.behaviourSource = 'qemu';
