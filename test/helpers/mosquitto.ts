@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mosquittoConfig } from '@uniota/protocol';
 
 /** A mosquitto instance owned by one test run. */
 export interface Mosquitto {
@@ -63,6 +64,60 @@ export async function startMosquitto(options: { maxQueuedMessages?: number } = {
     'log_type warning',
     '',
   ].join('\n');
+  return runMosquitto(dir, port, config, `mqtt://127.0.0.1:${port}`);
+}
+
+/** PEM material for a TLS mosquitto: the device CA, broker cert/key, and the device CA's CRL. */
+export interface MosquittoTlsFiles {
+  deviceCaPem: string;
+  brokerCertPem: string;
+  brokerKeyPem: string;
+  crlPem: string;
+  serverUsername: string;
+}
+
+/** A TLS mosquitto running the generated production config. */
+export interface SecureMosquitto extends Mosquitto {
+  dir: string;
+  /** The generated mosquitto.conf and ACL file, as run. */
+  conf: string;
+  acl: string;
+}
+
+/**
+ * Starts mosquitto with the PRODUCTION config from `mosquittoConfig` (client
+ * certificates, identity as username, CRL, ACL file) on a free loopback port,
+ * so security tests exercise exactly what `uniota broker-config` writes.
+ */
+export async function startSecureMosquitto(files: MosquittoTlsFiles): Promise<SecureMosquitto> {
+  const dir = await mkdtemp(join(tmpdir(), 'uniota-mosquitto-tls-'));
+  const port = await freePort();
+  // mosquitto started as root drops to the `mosquitto` user, which must be
+  // able to read these throwaway test files (keys included).
+  await chmod(dir, 0o755);
+  const path = (n: string) => join(dir, n);
+  await writeFile(path('devices-ca.pem'), files.deviceCaPem);
+  await writeFile(path('broker.pem'), files.brokerCertPem);
+  await writeFile(path('broker.key'), files.brokerKeyPem);
+  await writeFile(path('crl.pem'), files.crlPem);
+  const { conf, acl } = mosquittoConfig({
+    port,
+    host: '127.0.0.1',
+    deviceCaFile: path('devices-ca.pem'),
+    certFile: path('broker.pem'),
+    keyFile: path('broker.key'),
+    crlFile: path('crl.pem'),
+    aclFile: path('acl'),
+    serverUsername: files.serverUsername,
+    maxQueuedMessages: MOSQUITTO_MAX_QUEUED_MESSAGES,
+  });
+  await writeFile(path('acl'), acl);
+  const logged = `${conf}log_dest stderr\nlog_type error\nlog_type warning\n`;
+  const m = await runMosquitto(dir, port, logged, `mqtts://127.0.0.1:${port}`);
+  return { ...m, dir, conf, acl };
+}
+
+async function runMosquitto(dir: string, port: number, config: string, url: string): Promise<Mosquitto> {
   const confPath = join(dir, 'mosquitto.conf');
   await writeFile(confPath, config);
   const bin = process.env.MOSQUITTO_BIN ?? '/usr/sbin/mosquitto';
@@ -83,7 +138,7 @@ export async function startMosquitto(options: { maxQueuedMessages?: number } = {
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
-    url: `mqtt://127.0.0.1:${port}`,
+    url,
     port,
     protocolVersion: 5,
     stop: async () => {

@@ -52,3 +52,15 @@ export { COMMAND_CONTEXT, serverKeysFromRoot, type CommandSigner } from './comma
 export * from './transfer/index.ts';
 export { startEmbeddedBroker, type EmbeddedBroker } from './broker/index.ts';
 export { MqttLink, type MqttLinkOptions, type MessageHandlers, type LinkMessage } from './mqtt-link.ts';
+export {
+  aclAllows,
+  DEVICE_ACL,
+  SERVER_FILTER,
+  mosquittoConfig,
+  startSecureEmbeddedBroker,
+  type AclRule,
+  type MosquittoConfigOptions,
+  type SecureBrokerOptions,
+  type SecureEmbeddedBroker,
+  type BrokerDenial,
+} from './broker/index.ts';
