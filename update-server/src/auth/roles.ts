@@ -38,6 +38,8 @@ export const accessTable: Readonly<Record<string, Access>> = {
   'GET /api/v1/images': 'viewer',
   'GET /api/v1/images/:id': 'viewer',
   'GET /api/v1/images/:id/manifest': 'viewer',
+  'GET /api/v1/images/:id/signers': 'viewer',
+  'GET /api/v1/campaigns/:id/devices': 'viewer',
   'POST /api/v1/images': 'operator',
   'POST /api/v1/images/dev-sign': 'operator',
   'GET /api/v1/campaigns': 'viewer',

@@ -39,6 +39,8 @@ export interface DeviceQuery {
   tag?: string;
   version?: string;
   online?: boolean;
+  /** Part of the device id (the console's search box). */
+  q?: string;
   limit: number;
   offset: number;
 }
@@ -101,6 +103,7 @@ export class DevicesRepo {
     if (q.hardware !== undefined) { where.push('hardware = @hardware'); args['hardware'] = q.hardware; }
     if (q.version !== undefined) { where.push('current_version = @version'); args['version'] = q.version; }
     if (q.online !== undefined) { where.push('online = @online'); args['online'] = q.online ? 1 : 0; }
+    if (q.q !== undefined && q.q !== '') { where.push('instr(id, @q) > 0'); args['q'] = q.q; }
     if (q.tag !== undefined) {
       where.push('EXISTS (SELECT 1 FROM json_each(devices.tags) WHERE value = @tag)');
       args['tag'] = q.tag;

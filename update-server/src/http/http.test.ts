@@ -237,7 +237,7 @@ describe('metrics and OpenAPI', () => {
       '/api/v1/campaigns/{id}/events', '/api/v1/campaigns/{id}/pause', '/api/v1/campaigns/{id}/resume', '/api/v1/devices',
       '/api/v1/devices/{id}', '/api/v1/images', '/api/v1/images/{id}', '/api/v1/images/{id}/manifest',
       // console and accounts (issue 5)
-      '/api/v1/auth/login', '/api/v1/auth/logout', '/api/v1/auth/me', '/api/v1/auth/setup', '/api/v1/campaigns/preview',
+      '/api/v1/auth/login', '/api/v1/auth/logout', '/api/v1/auth/me', '/api/v1/auth/setup', '/api/v1/campaigns/preview', '/api/v1/campaigns/{id}/devices', '/api/v1/images/{id}/signers',
       '/api/v1/fleet/summary', '/api/v1/tokens', '/api/v1/tokens/{id}/revoke', '/api/v1/users', '/api/v1/users/{id}/disable',
     ].sort());
   });

@@ -6,14 +6,14 @@ import { DeviceBody, ErrorBody, IdParam, Pagination } from '../schemas.ts';
 
 /** GET /devices (filters + pagination) and GET /devices/:id (with its actions). */
 export const devicesRoutes: FastifyPluginAsync<{ app: ServerApp }> = async (f, { app }) => {
-  f.get<{ Querystring: { hardware?: string; tag?: string; version?: string; online?: boolean; limit: number; offset: number } }>(
+  f.get<{ Querystring: { hardware?: string; tag?: string; version?: string; online?: boolean; q?: string; limit: number; offset: number } }>(
     '/devices',
     {
       schema: {
         tags: ['devices'],
         querystring: Type.Object({
           hardware: Type.Optional(Type.String()), tag: Type.Optional(Type.String()), version: Type.Optional(Type.String()),
-          online: Type.Optional(Type.Boolean()), ...Pagination,
+          online: Type.Optional(Type.Boolean()), q: Type.Optional(Type.String({ maxLength: 200, description: 'part of the device id' })), ...Pagination,
         }, { additionalProperties: false }),
         response: { 200: Type.Object({ items: Type.Array(DeviceBody), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() }) },
       },
@@ -26,6 +26,7 @@ export const devicesRoutes: FastifyPluginAsync<{ app: ServerApp }> = async (f, {
         ...(q.tag !== undefined ? { tag: q.tag } : {}),
         ...(q.version !== undefined ? { version: q.version } : {}),
         ...(q.online !== undefined ? { online: q.online } : {}),
+        ...(q.q !== undefined ? { q: q.q } : {}),
       });
       return { ...res, limit: q.limit, offset: q.offset };
     },

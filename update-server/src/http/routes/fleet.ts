@@ -4,7 +4,8 @@ import type { ServerApp } from '../../app.ts';
 import { TargetSchema, type Target } from '../../campaign/spec.ts';
 import { matchesTarget } from '../../campaign/targeting.ts';
 import { ServerError, ServerErrorCode } from '../../errors.ts';
-import { CampaignStatusBody, ErrorBody } from '../schemas.ts';
+import { parseBundleHeader } from '@uniota/image';
+import { CampaignStatusBody, ErrorBody, ImageIdParam, NumericIdParam } from '../schemas.ts';
 
 /** Terminal failure states an operator should look at. */
 const attentionStates = ['failed', 'rolled_back', 'timed_out', 'rejected'];
@@ -63,6 +64,43 @@ export const fleetRoutes: FastifyPluginAsync<{ app: ServerApp }> = async (f, { a
       if (image === undefined) throw new ServerError(ServerErrorCode.NotFound, `image ${req.body.imageId} not found`);
       const hits = app.engine.devices.all().filter((d) => matchesTarget(d, req.body.target, image));
       return { matching: hits.length, sample: hits.slice(0, 10).map((d) => d.id) };
+    },
+  );
+
+  f.get<{ Params: { id: string } }>(
+    '/images/:id/signers',
+    { schema: { tags: ['images'], params: ImageIdParam, response: { 200: Type.Object({ keyids: Type.Array(Type.String()) }), 404: ErrorBody } } },
+    async (req) => {
+      app.images.get(req.params.id); // 404 for an unknown image
+      return { keyids: parseBundleHeader(app.images.bytes(req.params.id)).signatures.map((s) => s.keyid) };
+    },
+  );
+
+  f.get<{ Params: { id: number }; Querystring: { state?: string; limit: number } }>(
+    '/campaigns/:id/devices',
+    {
+      schema: {
+        tags: ['campaigns'], params: NumericIdParam,
+        querystring: Type.Object({ state: Type.Optional(Type.String()), limit: Type.Integer({ minimum: 1, maximum: 5000, default: 500 }) }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({ items: Type.Array(Type.Object({
+            deviceId: Type.String(), state: Type.String(), wave: Type.Integer(), attempt: Type.Integer(),
+            failureKind: Type.Union([Type.String(), Type.Null()]), updatedAt: Type.Integer(),
+          })) }),
+          404: ErrorBody,
+        },
+      },
+    },
+    async (req) => {
+      app.engine.status(req.params.id); // 404 for an unknown campaign
+      const args: unknown[] = [req.params.id];
+      let where = 'campaign_id = ?';
+      if (req.query.state !== undefined) { where += ' AND state = ?'; args.push(req.query.state); }
+      const items = app.db
+        .prepare(`SELECT device_id AS deviceId, state, wave, attempt, failure_kind AS failureKind, updated_at AS updatedAt
+                  FROM actions WHERE ${where} ORDER BY updated_at DESC, id DESC LIMIT ?`)
+        .all(...args, req.query.limit);
+      return { items: items as { deviceId: string; state: string; wave: number; attempt: number; failureKind: string | null; updatedAt: number }[] };
     },
   );
 };
