@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-node-deps.sh
-exec node packages/cli/bin/uniota.mjs demo "$@"
+exec node packages/cli/bin/uniota.mjs up "$@"

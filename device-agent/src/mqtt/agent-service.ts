@@ -36,7 +36,7 @@ export interface AgentServiceOptions {
   /** What a reboot means here: run the reboot command, or restart the simulated device. */
   reboot: () => Promise<void>;
   /** MQTT connection options added to the defaults (TLS, credentials, backoff). */
-  link?: Partial<Pick<MqttLinkOptions, 'username' | 'password' | 'backoff' | 'random'>> & { connectOptions?: Record<string, unknown> };
+  link?: Partial<Pick<MqttLinkOptions, 'username' | 'password' | 'backoff' | 'random' | 'tls'>>;
   logger?: ProtocolLogger;
   /** Chunk transfer tuning. */
   transfer?: { window?: number; requestTimeoutMs?: number; maxRetries?: number; minBytesPerSecond?: number };
