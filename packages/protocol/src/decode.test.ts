@@ -120,3 +120,27 @@ describe('RejectionCounter', () => {
     expect(logged).toHaveLength(4);
   });
 });
+
+describe('offers for large images', () => {
+  it('carry a signed header of a 64 MiB image (1,024 chunk hashes) and refuse one past the trailer bound', async () => {
+    const { createBundle, generateKeyPair, signerFromPem } = await import('@uniota/image');
+    const { signCommand } = await import('./command-envelope.ts');
+    const key = generateKeyPair();
+    // Only the manifest matters: build it for a 64 MiB payload of zeros.
+    const bundle = createBundle(
+      { product: 'p', version: '1.0.0', securityCounter: 1, compatibleHardware: ['hw'], expiresAt: new Date(Date.now() + 86400_000), chunkSize: 64 * 1024 },
+      new Uint8Array(64 * 1024 * 1024),
+      [signerFromPem(key.privateKeyPem)],
+    );
+    const { parseBundleHeader } = await import('@uniota/image');
+    const header = Buffer.from(bundle.subarray(0, parseBundleHeader(bundle).headerLength)).toString('base64');
+    const offer = (h: string) =>
+      signCommand(
+        { deviceId: 'dev-1', actionId: 'a', seq: 1, nonce: 'n'.repeat(16), expiresAt: Date.now() + 1000, body: { type: 'offer', campaignId: 'c', imageId: 'i', header: h, payloadSize: 64 * 1024 * 1024, chunkSize: 65536, chunkCount: 1024, transfer: 'fanout', downloadOnly: false, maintenanceWindow: null } },
+        signerFromPem(key.privateKeyPem),
+      );
+    expect(decodeMessage(deviceTopic('command', 'dev-1'), Buffer.from(JSON.stringify(offer(header)))).ok).toBe(true);
+    const tooBig = decodeMessage(deviceTopic('command', 'dev-1'), Buffer.from(JSON.stringify(offer('A'.repeat(360_000)))));
+    expect(tooBig.ok).toBe(false);
+  });
+});

@@ -63,8 +63,12 @@ export type TransferMode = Static<typeof TransferMode>;
 
 /** Largest chunk the protocol allows (frame header excluded). */
 export const MAX_CHUNK_SIZE = 256 * 1024;
-/** Largest signed bundle header carried in an offer (base64 of up to 48 KiB). */
-const MAX_HEADER_B64 = 65_536;
+/**
+ * Largest signed bundle header carried in an offer: base64 of 256 KiB, the
+ * same bound as the slot trailer that stores it on the device. That is a
+ * manifest of ~3,900 chunk hashes: a 250 MiB image at 64 KiB chunks.
+ */
+export const MAX_HEADER_B64 = 349_528;
 
 /**
  * Update offer. It carries the signed bundle HEADER so the device verifies the
