@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-node-deps.sh
+bash scripts/build-console.sh
 exec node packages/cli/bin/uniota.mjs up "$@"

@@ -8,6 +8,8 @@ bash scripts/ensure-system-deps.sh
 bash scripts/ensure-node-deps.sh
 echo "== type check"
 npx tsc -p tsconfig.json --noEmit
+echo "== web console build"
+bash scripts/build-console.sh
 echo "== tests"
 mkdir -p test-results
 status=0
