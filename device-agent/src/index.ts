@@ -30,3 +30,5 @@ export type { ProcessRunner } from './daemon/process-runner.ts';
 export { commandHealthCheck, httpHealthCheck } from './daemon/health-checks.ts';
 export { FleetSim, parseFaults } from './fleet/fleet-sim.ts';
 export type { FleetFaults, FleetSimOptions } from './fleet/fleet-sim.ts';
+export { QemuVmDevice } from './backends/qemu-vm-device.ts';
+export type { QemuVmDeviceOptions, VmRunResult } from './backends/qemu-vm-device.ts';
