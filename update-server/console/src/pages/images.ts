@@ -16,7 +16,7 @@ export async function imagesPage(root: HTMLElement, me: Me): Promise<void> {
       send.disabled = true;
       replace(status, 'uploading…');
       try {
-        const img = await upload<Image>('/images', f, (x) => { progress.value = x; });
+        const img = await upload<Image>('/images', f, (x) => { progress.value = x; progress.setAttribute('data-progress', x.toFixed(3)); });
         progress.value = 1;
         location.hash = `#/images/${img.id}`;
       } catch (e) {
