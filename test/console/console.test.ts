@@ -6,6 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { buildConsole, consoleServer, launchChromium, shot, signIn } from './console-fixture.ts';
 
+/** The browser globals used inside page.evaluate (this file compiles without the DOM lib). */
+interface Win {
+  document: { querySelector(s: string): { textContent: string | null; getAttribute(n: string): string | null } | null };
+  MutationObserver: new (cb: () => void) => { observe(target: unknown, opts: object): void };
+  __progress: string[];
+  __pwned?: number;
+  __noReload?: boolean;
+}
+
 // The console in a real browser (Debian's Chromium), against a real server
 // with simulated devices. The steps build on each other, in order.
 
@@ -58,19 +67,19 @@ describe('web console in Chromium', () => {
     await page.goto(`${srv.base}/#/images`);
     await page.setInputFiles('#bundle-file', bundlePath);
     await page.evaluate(() => {
-      const w = window as unknown as { __progress: string[] };
+      const w = (globalThis as unknown as Win);
       w.__progress = [];
-      new MutationObserver(() => w.__progress.push(document.querySelector('#upload-progress')?.getAttribute('data-progress') ?? ''))
-        .observe(document.querySelector('#upload-progress')!, { attributes: true, attributeFilter: ['data-progress'] });
+      new w.MutationObserver(() => w.__progress.push((globalThis as unknown as Win).document.querySelector('#upload-progress')?.getAttribute('data-progress') ?? ''))
+        .observe((globalThis as unknown as Win).document.querySelector('#upload-progress')!, { attributes: true, attributeFilter: ['data-progress'] });
     });
     await page.click('#upload');
     await page.waitForSelector('#manifest');
     expect(await page.textContent('#manifest')).toMatch(/Security counter\s*2/);
-    expect(await page.evaluate(() => (window as unknown as { __progress: string[] }).__progress.at(-1))).toBe('1.000'); // progress was reported up to 100 %
+    expect(await page.evaluate(() => ((globalThis as unknown as Win)).__progress.at(-1))).toBe('1.000'); // progress was reported up to 100 %
     const notes = page.locator('#release-notes');
     expect(await notes.textContent()).toContain('<script>window.__pwned = 1</script>');
     expect(await notes.locator('script, img').count()).toBe(0);
-    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(await page.evaluate(() => (globalThis as unknown as Win).__pwned)).toBeUndefined();
     await shot(page, '04-image');
     await page.goto(`${srv.base}/#/images`);
     await page.waitForSelector('#images-table >> text=2.0.0');
@@ -81,10 +90,10 @@ describe('web console in Chromium', () => {
     await page.goto(`${srv.base}/#/campaigns/new`);
     await page.waitForSelector('#campaign-form');
     await page.fill('input[name=tags]', 'lab');
-    await page.waitForFunction(() => document.querySelector('#matching')?.textContent === '4 matching devices');
+    await page.waitForFunction(() => (globalThis as unknown as Win).document.querySelector('#matching')?.textContent === '4 matching devices');
     await page.fill('input[name=tags]', '');
     await page.fill('input[name=hardware]', 'board-a');
-    await page.waitForFunction(() => document.querySelector('#matching')?.textContent === '8 matching devices');
+    await page.waitForFunction(() => (globalThis as unknown as Win).document.querySelector('#matching')?.textContent === '8 matching devices');
     await page.fill('input[name=name]', 'browser rollout');
     await page.fill('input[name=percents]', '50, 100');
     await shot(page, '06-new-campaign');
@@ -92,13 +101,13 @@ describe('web console in Chromium', () => {
     await page.waitForSelector('#campaign-state');
     campaignId = Number(/#\/campaigns\/(\d+)/.exec(page.url())?.[1]);
     expect(campaignId).toBeGreaterThan(0);
-    await page.evaluate(() => { (window as unknown as { __noReload: boolean }).__noReload = true; });
+    await page.evaluate(() => { (globalThis as unknown as Win).__noReload = true; });
     await page.click('#pause');
     await page.click('#confirm-no'); // "Keep": nothing happens
     expect(await page.textContent('#campaign-state')).toBe('running');
     await page.click('#pause');
     await page.click('#confirm-yes');
-    await page.waitForFunction(() => document.querySelector('#campaign-state')?.textContent === 'paused');
+    await page.waitForFunction(() => (globalThis as unknown as Win).document.querySelector('#campaign-state')?.textContent === 'paused');
   });
 
   it('lets a viewer see the campaign but refuses resume and start with 403', async () => {
@@ -110,7 +119,7 @@ describe('web console in Chromium', () => {
     expect(await vp.textContent('#campaign-state')).toBe('paused');
     await vp.click('#resume');
     await vp.click('#confirm-yes');
-    await vp.waitForFunction(() => /resume refused: viewer may not/.test(document.querySelector('#command-error')?.textContent ?? ''));
+    await vp.waitForFunction(() => /resume refused: viewer may not/.test((globalThis as unknown as Win).document.querySelector('#command-error')?.textContent ?? ''));
     expect(srv.app.engine.status(campaignId).campaign.state).toBe('paused');
     const status = await vp.evaluate(async (id) => {
       const me = await (await fetch('/api/v1/auth/me')).json() as { csrf: string };
@@ -147,7 +156,7 @@ describe('web console in Chromium', () => {
   it('resumes, then shows the campaign progressing live to completion without a reload', async () => {
     await page.click('#resume');
     await page.click('#confirm-yes');
-    await page.waitForFunction(() => document.querySelector('#campaign-state')?.textContent === 'running');
+    await page.waitForFunction(() => (globalThis as unknown as Win).document.querySelector('#campaign-state')?.textContent === 'running');
     srv.fleet.running = true;
     // Watch the succeeded count rise through intermediate values, then completion.
     const seen = new Set<string>();
@@ -162,7 +171,7 @@ describe('web console in Chromium', () => {
     expect(await page.getAttribute('#waves [data-wave="0"]', 'data-done')).toBe(await page.getAttribute('#waves [data-wave="0"]', 'data-total'));
     expect(await page.getAttribute('#waves [data-wave="2"]', 'data-done')).toBe('4');
     expect(await page.textContent('#counts')).toContain('succeeded: 8');
-    expect(await page.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
+    expect(await page.evaluate(() => (globalThis as unknown as Win).__noReload)).toBe(true);
     await shot(page, '08-campaign-completed');
   });
 
