@@ -1,4 +1,5 @@
 import type { Signer } from '@uniota/image';
+import type { AdmissionPolicy } from './admission/transitions.ts';
 import type { Db } from './db/open.ts';
 import { CampaignEngine, type TickResult } from './campaign/engine.ts';
 import type { DeviceGateway } from './campaign/gateway.ts';
@@ -29,6 +30,8 @@ export interface ServerAppOptions {
   clock?: () => number;
   /** DEVELOPMENT ONLY: lets the server sign uploaded payloads (labelled devSigned everywhere). */
   devSigner?: Signer;
+  /** Device admission policy; default `open`. */
+  admission?: AdmissionPolicy;
 }
 
 /** Wires engine, image service, event bus and metrics over one database. */
@@ -44,6 +47,7 @@ export function createServerApp(opts: ServerAppOptions): ServerApp {
     onIngest: (outcomes) => {
       for (const o of outcomes) metrics.reports.inc({ outcome: o });
     },
+    ...(opts.admission !== undefined ? { admission: opts.admission } : {}),
   });
   const images = new ImageService({
     repo: engine.images, blobs: opts.blobs, verify: opts.verifyImage, audit: engine.audit, clock,

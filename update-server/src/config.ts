@@ -19,6 +19,10 @@ export const ServerConfigSchema = Type.Object(
     ),
     tickMs: Type.Integer({ minimum: 10, default: 1000, description: 'campaign engine period' }),
     maxBundleBytes: Type.Integer({ minimum: 1, default: 512 * 1024 * 1024 }),
+    admission: Type.Union([Type.Literal('open'), Type.Literal('required')], {
+      default: 'open',
+      description: 'required: new devices stay pending until accepted or pre-authorized (production); open: accepted at first hello',
+    }),
     logLevel: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
       { default: 'info' },
@@ -41,6 +45,7 @@ export const configEnv: Readonly<Record<keyof Static<typeof ServerConfigSchema>,
   devSigningKeyPath: 'UNIOTA_DEV_SIGNING_KEY',
   tickMs: 'UNIOTA_TICK_MS',
   maxBundleBytes: 'UNIOTA_MAX_BUNDLE_BYTES',
+  admission: 'UNIOTA_ADMISSION',
   logLevel: 'UNIOTA_LOG_LEVEL',
 };
 

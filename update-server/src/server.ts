@@ -75,6 +75,7 @@ export async function startServer(config: ServerConfig, deps: { gateway?: Device
     gateway: deps.gateway ?? gateway ?? noTransportGateway,
     blobs,
     verifyImage: rootBundleVerifier(root, () => new Date()),
+    admission: config.admission,
     ...(config.devSigningKeyPath !== undefined ? { devSigner: signerFromPem(readFileSync(config.devSigningKeyPath, 'utf8')) } : {}),
   });
   // No default password: on a server without accounts, a one-time token that

@@ -34,6 +34,9 @@ export const accessTable: Readonly<Record<string, Access>> = {
   'GET /docs/json': 'viewer',
   'GET /api/v1/devices': 'viewer',
   'GET /api/v1/devices/:id': 'viewer',
+  'GET /api/v1/devices/:id/admission': 'viewer',
+  // Deciding which machines may join the fleet is an operator's job.
+  'POST /api/v1/devices/:id/admission': 'operator',
   'GET /api/v1/fleet/summary': 'viewer',
   'GET /api/v1/images': 'viewer',
   'GET /api/v1/images/:id': 'viewer',

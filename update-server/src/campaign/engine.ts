@@ -5,6 +5,8 @@ import { DevicesRepo, type DeviceHello } from '../db/devices-repo.ts';
 import { EventsRepo } from '../db/events-repo.ts';
 import { ImagesRepo, type ImageRecord } from '../db/images-repo.ts';
 import { AuditLog } from '../audit/audit-log.ts';
+import { AdmissionRepo } from '../admission/admission-repo.ts';
+import { initialAdmission, nextAdmission, type AdmissionCommand, type AdmissionPolicy, type AdmissionState } from '../admission/transitions.ts';
 import { ServerError, ServerErrorCode } from '../errors.ts';
 import { nextActionState } from './action-transitions.ts';
 import { evaluateAbortCriteria } from './abort-criteria.ts';
@@ -30,10 +32,12 @@ export interface CampaignEngineOptions {
   onIngest?: (outcomes: readonly IngestOutcome[]) => void;
   /** Called when the gateway fails to deliver; the send is retried on the next tick. */
   onGatewayError?: (err: unknown, what: UpdateOffer | CancelCommand) => void;
+  /** How a device first seen is admitted; default `open` (see admission/transitions.ts). */
+  admission?: AdmissionPolicy;
 }
 
 /** Why a report did or did not change anything. */
-export type IngestOutcome = 'applied' | 'unknown_action' | 'stale_attempt' | 'duplicate' | 'out_of_order';
+export type IngestOutcome = 'applied' | 'unknown_action' | 'stale_attempt' | 'duplicate' | 'out_of_order' | 'refused_device';
 
 /** Campaign progress as the API and console show it. */
 export interface CampaignStatus {
@@ -73,6 +77,8 @@ export class CampaignEngine {
   readonly actions: ActionsRepo;
   readonly events: EventsRepo;
   readonly audit: AuditLog;
+  readonly admission: AdmissionRepo;
+  private readonly admissionPolicy: AdmissionPolicy;
   /** Campaign specs and images never change after creation, so they are safe to cache. */
   private readonly specCache = new Map<number, { campaign: Campaign; image: ImageRecord }>();
   private touched = new Set<number>();
@@ -85,12 +91,14 @@ export class CampaignEngine {
     this.onEvents = opts.onEvents;
     this.onGatewayError = opts.onGatewayError;
     this.onIngest = opts.onIngest;
+    this.admissionPolicy = opts.admission ?? 'open';
     this.devices = new DevicesRepo(this.db);
     this.images = new ImagesRepo(this.db);
     this.campaigns = new CampaignsRepo(this.db);
     this.actions = new ActionsRepo(this.db);
     this.events = new EventsRepo(this.db);
     this.audit = new AuditLog(this.db, this.clock);
+    this.admission = new AdmissionRepo(this.db);
   }
 
   /** Creates and starts a campaign (wave 0 opens at once; offers go out on the next tick). */
@@ -99,7 +107,9 @@ export class CampaignEngine {
     const image = this.images.get(spec.imageId);
     if (image === undefined) throw new ServerError(ServerErrorCode.NotFound, `image ${spec.imageId} not found`);
     const now = this.clock();
-    const all = this.devices.all();
+    // Only accepted devices are ever targeted (pending ones wait for an operator).
+    const accepted = this.admission.idsIn('accepted');
+    const all = this.devices.all().filter((d) => accepted.has(d.id));
     if (spec.target.deviceIds !== undefined) {
       const byId = new Map(all.map((d) => [d.id, d]));
       for (const id of spec.target.deviceIds) {
@@ -165,9 +175,68 @@ export class CampaignEngine {
     return this.status(id);
   }
 
-  /** Registers or refreshes a device that connected. */
+  /**
+   * Registers or refreshes a device that connected. A device seen for the
+   * first time is admitted by policy (pending unless pre-authorized when
+   * admission is required); a rejected or decommissioned device is refused:
+   * its hello changes nothing but a counter.
+   */
   deviceHello(h: DeviceHello): void {
-    this.devices.upsert(h, this.clock());
+    const now = this.clock();
+    if (this.admission.isRefused(h.deviceId)) {
+      this.admission.countRefused(h.deviceId);
+      return;
+    }
+    this.db.transaction(() => {
+      const known = this.admission.state(h.deviceId) !== undefined;
+      this.devices.upsert(h, now);
+      if (!known) {
+        const state = initialAdmission(this.admissionPolicy, this.admission.isPreauthorized(h.deviceId));
+        // Not audited: registration is the device's doing; the audit log
+        // records operator decisions (accept, reject, ...), below.
+        this.admission.set(h.deviceId, state, now);
+      }
+    })();
+  }
+
+  /**
+   * Accepts, rejects or decommissions a registered device (transition table
+   * in admission/transitions.ts). Refusing a device withdraws its unfinished
+   * actions that have not started installing; its later reports are ignored.
+   */
+  setAdmission(deviceId: string, cmd: AdmissionCommand, actor: string): AdmissionState {
+    const now = this.clock();
+    const to = this.db.transaction(() => {
+      const from = this.admission.state(deviceId);
+      if (from === undefined) throw new ServerError(ServerErrorCode.NotFound, `device ${deviceId} not found`);
+      const next = nextAdmission(from, cmd);
+      if (next === null) throw new ServerError(ServerErrorCode.IllegalState, `cannot ${cmd} a device that is ${from}`);
+      this.admission.set(deviceId, next, now);
+      if (next !== 'accepted') {
+        for (const a of this.actions.forDevice(deviceId)) {
+          if (a.state === 'queued' || a.state === 'retry_wait' || preInstall.includes(a.state)) {
+            this.setAction(a, { state: 'canceled', nextAttemptAt: null, detail: `device ${next}` }, now, {});
+          }
+        }
+      }
+      this.audit.append(actor, `device.${cmd}`, `device:${deviceId}`, { from, to: next });
+      return next;
+    })();
+    this.flushEvents();
+    return to;
+  }
+
+  /** Pre-authorizes a device id: its first hello makes it accepted, not pending. An already pending device is accepted now. */
+  preauthorizeDevice(deviceId: string, actor: string): AdmissionState | 'preauthorized' {
+    const now = this.clock();
+    const state = this.admission.state(deviceId);
+    if (state === 'pending') return this.setAdmission(deviceId, 'accept', actor);
+    if (state !== undefined) throw new ServerError(ServerErrorCode.IllegalState, `device ${deviceId} is already ${state}`);
+    this.db.transaction(() => {
+      this.admission.preauthorize(deviceId, actor, now);
+      this.audit.append(actor, 'device.preauthorize', `device:${deviceId}`, {});
+    })();
+    return 'preauthorized';
   }
 
   /**
@@ -206,6 +275,10 @@ export class CampaignEngine {
   }
 
   private applyReport(r: DeviceReport, now: number): IngestOutcome {
+    if (this.admission.isRefused(r.deviceId)) {
+      this.admission.countRefused(r.deviceId);
+      return 'refused_device';
+    }
     const a = this.actions.getCore(r.actionId);
     if (a === undefined || a.deviceId !== r.deviceId) return 'unknown_action';
     if (r.attempt !== a.attempt) return 'stale_attempt';
@@ -324,8 +397,9 @@ export class CampaignEngine {
     // Devices that joined the target set since creation go to the last wave,
     // so they never skip the canary's verdict.
     const enrolled = new Set(actions.map((a) => a.deviceId));
+    const accepted = this.admission.idsIn('accepted');
     for (const d of this.devices.all()) {
-      if (enrolled.has(d.id) || !matchesTarget(d, spec.target, image)) continue;
+      if (enrolled.has(d.id) || !accepted.has(d.id) || !matchesTarget(d, spec.target, image)) continue;
       if (this.actions.enroll(c.id, d.id, waveCount - 1, now)) {
         this.event(c.id, d.id, 'action', { to: 'queued', reason: 'joined_target', wave: waveCount - 1 }, now);
       }

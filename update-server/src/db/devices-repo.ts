@@ -1,4 +1,5 @@
 import type { Db } from './open.ts';
+import type { AdmissionState } from '../admission/transitions.ts';
 
 /** A device as the server knows it. */
 export interface Device {
@@ -10,6 +11,8 @@ export interface Device {
   online: boolean;
   firstSeen: number;
   lastSeen: number;
+  /** Admission state (migration 3); only `accepted` devices are targeted. */
+  admission: AdmissionState;
 }
 
 /** What a device says about itself when it connects. */
@@ -23,13 +26,14 @@ export interface DeviceHello {
 
 interface Row {
   id: string; hardware: string; tags: string; current_version: string | null; booted_slot: string | null;
-  online: number; first_seen: number; last_seen: number;
+  online: number; first_seen: number; last_seen: number; admission: AdmissionState;
 }
 
 function toDevice(r: Row): Device {
   return {
     id: r.id, hardware: r.hardware, tags: JSON.parse(r.tags) as string[], currentVersion: r.current_version,
     bootedSlot: r.booted_slot, online: r.online === 1, firstSeen: r.first_seen, lastSeen: r.last_seen,
+    admission: r.admission,
   };
 }
 

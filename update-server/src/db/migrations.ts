@@ -143,6 +143,24 @@ CREATE TABLE api_tokens (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'device admission (pending/accepted/rejected/decommissioned) and pre-authorization',
+    // Devices already registered were trusted before admission existed, so
+    // they stay accepted; new rows get their state from the engine at hello.
+    sql: `
+ALTER TABLE devices ADD COLUMN admission TEXT NOT NULL DEFAULT 'accepted';
+ALTER TABLE devices ADD COLUMN admission_changed_at INTEGER;
+ALTER TABLE devices ADD COLUMN refused_messages INTEGER NOT NULL DEFAULT 0; -- hellos/reports ignored while rejected or decommissioned
+CREATE INDEX devices_admission ON devices(admission);
+
+CREATE TABLE device_preauth (
+  device_id TEXT PRIMARY KEY,
+  actor TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+`,
+  },
 ];
 
 /** Applies every migration newer than the database's recorded version, each in its own transaction. */

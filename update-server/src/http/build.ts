@@ -15,6 +15,7 @@ import { authRoutes } from './routes/auth.ts';
 import { usersRoutes } from './routes/users.ts';
 import { tokensRoutes } from './routes/tokens.ts';
 import { fleetRoutes } from './routes/fleet.ts';
+import { admissionRoutes } from './routes/admission.ts';
 import { registerConsole } from '../console-static.ts';
 
 /** Options of the HTTP layer. */
@@ -87,6 +88,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance & { aut
       await api.register(usersRoutes, { app, auth });
       await api.register(tokensRoutes, { app, auth });
       await api.register(fleetRoutes, { app });
+      await api.register(admissionRoutes, { app });
     },
     { prefix: '/api/v1' },
   );

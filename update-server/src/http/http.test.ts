@@ -235,7 +235,7 @@ describe('metrics and OpenAPI', () => {
     expect(Object.keys(doc.paths).sort()).toEqual([
       '/api/v1/audit', '/api/v1/audit/verify', '/api/v1/campaigns', '/api/v1/campaigns/{id}', '/api/v1/campaigns/{id}/cancel',
       '/api/v1/campaigns/{id}/events', '/api/v1/campaigns/{id}/pause', '/api/v1/campaigns/{id}/resume', '/api/v1/devices',
-      '/api/v1/devices/{id}', '/api/v1/images', '/api/v1/images/{id}', '/api/v1/images/{id}/manifest',
+      '/api/v1/devices/{id}', '/api/v1/devices/{id}/admission', '/api/v1/images', '/api/v1/images/{id}', '/api/v1/images/{id}/manifest',
       // console and accounts (issue 5)
       '/api/v1/auth/login', '/api/v1/auth/logout', '/api/v1/auth/me', '/api/v1/auth/setup', '/api/v1/campaigns/preview', '/api/v1/campaigns/{id}/devices', '/api/v1/images/{id}/signers',
       '/api/v1/fleet/summary', '/api/v1/tokens', '/api/v1/tokens/{id}/revoke', '/api/v1/users', '/api/v1/users/{id}/disable',

@@ -20,6 +20,8 @@ export const DeviceBody = Type.Object({
   online: Type.Boolean(),
   firstSeen: Type.Integer(),
   lastSeen: Type.Integer(),
+  /** pending | accepted | rejected | decommissioned (only accepted devices are targeted). */
+  admission: Type.String(),
 });
 
 export const ImageBody = Type.Object({
