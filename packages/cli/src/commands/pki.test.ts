@@ -1,0 +1,106 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../main.ts';
+
+// The whole operator flow through the real CLI: init the CAs, a device makes
+// its key + CSR, the CA signs it, server and broker certificates, a
+// revocation, then `broker-config` — and a real mosquitto run on exactly
+// that output accepts the good device and refuses the revoked one.
+
+const dir = mkdtempSync(join(tmpdir(), 'uniota-cli-pki-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const p = (...n: string[]) => join(dir, ...n);
+const pkiDir = p('pki');
+
+let out = '';
+let err = '';
+beforeEach(() => {
+  out = '';
+  err = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
+  vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((err += String(c)), true));
+});
+afterEach(() => vi.restoreAllMocks());
+const run = (...args: string[]) => main(['node', 'uniota', ...args]);
+const openssl = (...args: string[]) => spawnSync('openssl', args, { encoding: 'utf8' });
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+describe('uniota pki + broker-config', () => {
+  it('issues, signs, revokes; openssl and a real mosquitto agree', async () => {
+    expect(await run('pki', 'init', '--dir', pkiDir)).toBe(0);
+    expect(await run('pki', 'init', '--dir', pkiDir)).toBe(1);
+    expect(err).toMatch(/PKI_EXISTS/);
+
+    // On each device: key + CSR. At the CA: sign (with the expected id).
+    for (const id of ['dev-1', 'dev-2']) {
+      expect(await run('pki', 'csr', id, '--key-out', p('devices', `${id}.key`), '--out', p('devices', `${id}.csr`))).toBe(0);
+      expect(await run('pki', 'sign', p('devices', `${id}.csr`), '--dir', pkiDir, '--expect', id, '--out', p('devices', `${id}.pem`))).toBe(0);
+    }
+    expect(await run('pki', 'sign', p('devices', 'dev-1.csr'), '--dir', pkiDir, '--expect', 'dev-9', '--out', p('x.pem'))).toBe(1);
+    expect(err).toMatch(/PKI_BAD_IDENTITY/);
+    expect(await run('pki', 'issue', 'uniota-server', '--profile', 'server', '--dir', pkiDir, '--out', p('server'))).toBe(0);
+    const brokerDir = p('broker');
+    expect(await run('pki', 'issue', 'broker', '--profile', 'broker', '--dir', pkiDir, '--out', brokerDir)).toBe(0);
+
+    const verify = (cert: string, ...extra: string[]) => openssl('verify', '-CAfile', join(pkiDir, 'device-ca.pem'), ...extra, cert);
+    expect(verify(p('devices', 'dev-1.pem')).status).toBe(0);
+    expect(verify(p('server', 'uniota-server.pem')).status).toBe(0);
+    // The broker is signed by the broker CA, which the device CA does not vouch for.
+    expect(verify(join(brokerDir, 'broker.pem')).status).not.toBe(0);
+    expect(openssl('verify', '-CAfile', join(pkiDir, 'broker-ca.pem'), join(brokerDir, 'broker.pem')).status).toBe(0);
+
+    out = '';
+    expect(await run('pki', 'revoke', 'dev-2', '--dir', pkiDir)).toBe(0);
+    expect(out).toMatch(/revoked [0-9a-f]+ dev-2/);
+    const crl = join(pkiDir, 'crl.pem');
+    const r2 = verify(p('devices', 'dev-2.pem'), '-crl_check', '-CRLfile', crl);
+    expect(r2.status).not.toBe(0);
+    expect(r2.stdout + r2.stderr).toMatch(/certificate revoked/);
+    expect(verify(p('devices', 'dev-1.pem'), '-crl_check', '-CRLfile', crl).status).toBe(0);
+
+    const port = await freePort();
+    expect(await run('broker-config', '--out', brokerDir, '--pki', pkiDir, '--port', String(port), '--host', '127.0.0.1')).toBe(0);
+    expect(out).not.toMatch(/still needed/);
+    const conf = readFileSync(join(brokerDir, 'mosquitto.conf'), 'utf8');
+    expect(conf).toContain('require_certificate true');
+
+    // mosquitto started as root drops to its own user: let it read this throwaway directory.
+    for (const d of [dir, brokerDir]) chmodSync(d, 0o755);
+    for (const f of readdirSync(brokerDir)) chmodSync(join(brokerDir, f), 0o644);
+    writeFileSync(join(brokerDir, 'log.conf'), `${conf}log_dest stderr\n`);
+    const child = spawn(process.env['MOSQUITTO_BIN'] ?? '/usr/sbin/mosquitto', ['-c', join(brokerDir, 'log.conf')], { stdio: 'ignore' });
+    try {
+      const attempt = (id: string) =>
+        new Promise<string>((resolve) => {
+          const c = mqtt.connect(`mqtts://127.0.0.1:${port}`, {
+            clientId: id, reconnectPeriod: 0, connectTimeout: 3000, protocolVersion: 5,
+            ca: readFileSync(join(pkiDir, 'broker-ca.pem')), cert: readFileSync(p('devices', `${id}.pem`)), key: readFileSync(p('devices', `${id}.key`)),
+          });
+          c.once('connect', () => (c.end(true), resolve('connected')));
+          c.once('error', (e) => (c.end(true), resolve(`refused: ${e.message}`)));
+        });
+      let first = '';
+      for (let i = 0; i < 100 && !first.startsWith('connected'); i++) {
+        first = await attempt('dev-1');
+        if (!first.startsWith('connected')) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(first).toBe('connected');
+      expect(await attempt('dev-2')).toMatch(/refused: .*revoked/);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  }, 60_000);
+});
