@@ -8,6 +8,8 @@ checkfile() { [ -e "$1" ] || need+=("$2"); }
 check fw_printenv libubootenv-tool
 check sfdisk fdisk
 check mosquitto mosquitto
+# The PKI tests judge certificates and CRLs with the real openssl.
+check openssl openssl
 check qemu-system-aarch64 qemu-system-arm
 check qemu-system-x86_64 qemu-system-x86
 checkfile /usr/lib/u-boot/qemu_arm64/u-boot.bin u-boot-qemu
