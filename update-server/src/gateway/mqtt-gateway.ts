@@ -58,18 +58,30 @@ export interface GatewayStats {
   reportsIngested: number;
   reportsIgnored: number;
   hellos: number;
+  /** Offers sent again because the device reconnected before answering them. */
+  offersResent: number;
 }
 
 export class MqttGateway implements DeviceGateway {
   readonly rejections: RejectionCounter;
   readonly chunks: ChunkServer;
-  readonly stats: GatewayStats = { offersSent: 0, cancelsSent: 0, reportsIngested: 0, reportsIgnored: 0, hellos: 0 };
+  readonly stats: GatewayStats = { offersSent: 0, cancelsSent: 0, reportsIngested: 0, reportsIgnored: 0, hellos: 0, offersResent: 0 };
   #link: MqttLink | null = null;
   #engine: CampaignEngine | null = null;
   readonly #images = new Map<string, ImageEntry>();
   /** Highest command seq sent or seen per device: commands must keep increasing across restarts. */
   readonly #seq = new Map<string, number>();
   #pending: DeviceReport[] = [];
+  /**
+   * The last offer per device that no status report has answered yet. A
+   * broker restart (no persistence) or a device that was reconnecting loses
+   * an offer published at that moment, and nothing else would ever send it
+   * again (the action sat in `offered` until it timed out). A hello follows
+   * every (re)connect, after the device re-subscribed, so an unanswered offer
+   * is sent again then; the device treats a repeat of the same action id as
+   * the same update.
+   */
+  readonly #unanswered = new Map<string, UpdateOffer>();
   #flushTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly o: MqttGatewayOptions) {
@@ -139,9 +151,11 @@ export class MqttGateway implements DeviceGateway {
       maintenanceWindow: null,
     });
     this.stats.offersSent += 1;
+    this.#unanswered.set(offer.deviceId, offer);
   }
 
   async sendCancel(cancel: CancelCommand): Promise<void> {
+    this.#unanswered.delete(cancel.deviceId);
     await this.#send(cancel.deviceId, wireActionId(cancel.actionId, cancel.attempt), { type: 'cancel', campaignId: String(cancel.campaignId), reason: 'cancelled by the operator' });
     this.stats.cancelsSent += 1;
   }
@@ -166,9 +180,16 @@ export class MqttGateway implements DeviceGateway {
     if (h.lastCommandSeq > (this.#seq.get(h.deviceId) ?? 0)) this.#seq.set(h.deviceId, h.lastCommandSeq);
     const running = h.slots[h.runningSlot];
     this.#engine?.deviceHello({ deviceId: h.deviceId, hardware: h.hardware, currentVersion: running.version, bootedSlot: h.runningSlot.toUpperCase() });
+    const lost = this.#unanswered.get(h.deviceId);
+    if (lost !== undefined) {
+      this.stats.offersResent += 1;
+      this.sendOffer(lost).catch((err: unknown) => this.o.logger?.warn({ err: err instanceof Error ? err.message : String(err) }, 'offer resend failed'));
+    }
   }
 
   #onStatus(r: StatusReport): void {
+    const waiting = this.#unanswered.get(r.deviceId);
+    if (waiting !== undefined && wireActionId(waiting.actionId, waiting.attempt) === r.actionId) this.#unanswered.delete(r.deviceId);
     const report = toEngineReport(r);
     if (report === null) {
       this.stats.reportsIgnored += 1;
