@@ -184,6 +184,26 @@ describe('sessions', () => {
   });
 });
 
+describe('users', () => {
+  it('an admin creates and disables accounts (ending their sessions) but cannot disable itself', async () => {
+    const fx = await setup();
+    const created = await fx.f.inject({ method: 'POST', url: '/api/v1/users', payload: { username: 'erin', password: PASSWORD, role: 'operator' } });
+    expect(created.statusCode).toBe(201);
+    expect(created.body).not.toContain('scrypt');
+    expect((await fx.f.inject({ method: 'POST', url: '/api/v1/users', payload: { username: 'erin', password: PASSWORD, role: 'viewer' } })).json().error.code).toBe('SERVER_USER_EXISTS');
+    expect((await fx.f.inject({ method: 'POST', url: '/api/v1/users', payload: { username: 'frank', password: 'short', role: 'viewer' } })).statusCode).toBe(400);
+    const erin = await login(fx, 'erin');
+    expect((await fx.f.inject({ method: 'POST', url: `/api/v1/users/${created.json().id}/disable` })).json().disabled).toBe(true);
+    expect((await fx.f.inject({ url: '/api/v1/auth/me', headers: { authorization: '', cookie: erin.cookie } })).statusCode).toBe(401);
+    expect((await login(fx, 'erin')).res.statusCode).toBe(401);
+    await fx.f.auth.createUser('root', PASSWORD, 'admin');
+    const root = await login(fx, 'root');
+    const rootId = fx.f.auth.users.byName('root')!.id;
+    const self = await fx.f.inject({ method: 'POST', url: `/api/v1/users/${rootId}/disable`, headers: browser(root) });
+    expect(self.statusCode).toBe(409);
+  });
+});
+
 describe('API tokens', () => {
   it('are shown once, work as Bearer, and stop working when revoked', async () => {
     const fx = await setup();

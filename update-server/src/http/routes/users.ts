@@ -35,10 +35,12 @@ export const usersRoutes: FastifyPluginAsync<{ app: ServerApp; auth: AuthService
 
   f.post<{ Params: { id: number } }>(
     '/users/:id/disable',
-    { schema: { tags: ['users'], params: NumericIdParam, response: { 200: UserBody, 404: ErrorBody } } },
+    { schema: { tags: ['users'], params: NumericIdParam, response: { 200: UserBody, 404: ErrorBody, 409: ErrorBody } } },
     async (req) => {
       const u = auth.users.get(req.params.id);
       if (u === undefined) throw new ServerError(ServerErrorCode.NotFound, `user ${req.params.id} not found`);
+      // The last way in must not lock itself out; another admin can do it.
+      if (u.id === req.principal?.userId) throw new ServerError(ServerErrorCode.IllegalState, 'you cannot disable your own account');
       auth.users.disable(u.id);
       auth.sessions.destroyAllFor(u.id);
       app.engine.audit.append(actorOf(req), 'user.disable', u.username);
