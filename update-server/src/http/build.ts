@@ -98,7 +98,8 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance & { aut
   });
   f.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
   await registerConsole(f, opts.consoleDir);
-  return Object.assign(f, { auth });
+  // Exposed so tests and the CLI-less bootstrap can reach accounts and tokens.
+  return Object.assign(f as FastifyInstance, { auth });
 }
 
 /** Starts listening; returns the address (port 0 picks a free port). */
