@@ -1,0 +1,219 @@
+/**
+ * A full A/B cycle at fleet scale on one mosquitto.
+ *
+ *   npx tsx bench/fleet.bench.ts [--devices 1000] [--mode both|fanout|unicast]
+ *                                [--chunk-kib 4] [--window 8] [--image-kib 256]
+ *
+ * The update server runs in this process (startServer: SQLite in a temp dir,
+ * MQTT gateway); the N simulated devices (own disk, in-process bootloader,
+ * real agent) run in a child process, so the server's RSS is its own. One
+ * campaign per transfer mode (canary 1 %, then 10 / 50 / 100 %), each a real
+ * download, slot verify, reboot through the bootloader, health check and
+ * commit on every device.
+ *
+ * Prints: time from campaign start to the last commit, devices/minute,
+ * server peak RSS, messages/s (control messages seen by a passive listener
+ * plus chunk publishes), server chunk egress per wave, the fan-out/unicast
+ * egress ratio when both modes run, and a baseline measured in the same run:
+ * raw MQTT throughput of the same chunk messages through the same mosquitto.
+ */
+import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connectAsync } from 'mqtt';
+import { MqttLink, RejectionCounter, allDevicesFilter } from '@uniota/protocol';
+import { loadConfig, startServer } from '@uniota/update-server';
+import type { RunningServer } from '@uniota/update-server';
+import { startMosquitto } from '../test/helpers/mosquitto.ts';
+import { makeBundle, makeTrust } from '../test/helpers/fixtures.ts';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+}
+
+const n = Number(arg('devices', '1000'));
+const modeArg = arg('mode', 'both');
+const modes = (modeArg === 'both' ? ['fanout', 'unicast'] : [modeArg]) as ('fanout' | 'unicast')[];
+const chunkSize = Number(arg('chunk-kib', '4')) * 1024;
+const window = Number(arg('window', '8'));
+const imageSize = Number(arg('image-kib', '256')) * 1024;
+for (const m of modes) if (m !== 'fanout' && m !== 'unicast') throw new Error(`--mode must be both, fanout or unicast, not ${m}`);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const mib = (b: number) => (b / 1048576).toFixed(1);
+
+async function until<T>(what: string, fn: () => T | undefined | false | null, ms: number, every = 50): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined && v !== false && v !== null) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(every);
+  }
+}
+
+const broker = await startMosquitto();
+const trust = makeTrust();
+const dir = mkdtempSync(join(tmpdir(), 'uniota-fleet-bench-'));
+writeFileSync(join(dir, 'root.json'), JSON.stringify(trust.rootDoc));
+writeFileSync(join(dir, 'server.key'), trust.serverKeyPem);
+writeFileSync(join(dir, 'fleet-root.json'), JSON.stringify(trust.root));
+writeFileSync(join(dir, 'factory.bundle'), makeBundle(trust, { version: '1.0.0', behaviour: 'ok', securityCounter: 1, size: imageSize, chunkSize }));
+
+// Peak RSS of this process (the server; the fleet and mosquitto are other processes).
+let peakRss = 0;
+const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+
+// A passive listener counts the control traffic (hello, reports, chunk requests, commands).
+let control = 0;
+const spy = await MqttLink.connect({
+  url: broker.url,
+  clientId: 'bench-spy',
+  protocolVersion: 5,
+  subscriptions: [allDevicesFilter('hello'), allDevicesFilter('status'), allDevicesFilter('chunk-request'), allDevicesFilter('command')],
+  handlers: { hello: () => void control++, status: () => void control++, 'chunk-request': () => void control++, command: () => void control++ },
+  counter: new RejectionCounter(),
+});
+
+function boot(mode: 'fanout' | 'unicast'): Promise<RunningServer> {
+  return startServer(loadConfig({}, { dataDir: dir, port: 0, brokerUrl: broker.url, tickMs: 100, logLevel: 'silent', transferMode: mode }));
+}
+const known = (s: RunningServer) => (s.app.db.prepare('SELECT COUNT(*) AS n FROM devices').get() as { n: number }).n;
+
+interface ModeResult {
+  mode: string;
+  seconds: number;
+  perMinute: number;
+  messages: number;
+  chunkPublishes: number;
+  egressBytes: number;
+  waves: { wave: number; devices: number; bytes: number; publishes: number }[];
+}
+
+const child = fork(join(import.meta.dirname, 'fleet/fleet-worker.ts'), [JSON.stringify({ count: n, brokerUrl: broker.url, rootPath: join(dir, 'fleet-root.json'), bundlePath: join(dir, 'factory.bundle'), window })], {
+  execArgv: ['--import', 'tsx'],
+  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+});
+const fromChild = <T>(pred: (m: Record<string, unknown>) => boolean): Promise<T> =>
+  new Promise((resolve, reject) => {
+    const on = (m: Record<string, unknown>) => {
+      if (!pred(m)) return;
+      child.off('message', on);
+      resolve(m as T);
+    };
+    child.on('message', on);
+    child.once('exit', (code) => reject(new Error(`fleet process exited (${code})`)));
+  });
+
+let server: RunningServer | null = null;
+try {
+  console.log(`devices=${n} image=${imageSize / 1024} KiB chunk=${chunkSize / 1024} KiB window=${window} modes=${modes.join(',')} cpus-load=${loadavg().map((l) => l.toFixed(2)).join('/')}`);
+  server = await boot(modes[0]!);
+  const ready = await fromChild<{ startSeconds: number; rssMiB: number }>((m) => m.ready === true);
+  const s0 = server;
+  await until('every device said hello', () => known(s0) === n, 120_000);
+  console.log(`fleet up: ${n} devices powered on and connected in ${ready.startSeconds.toFixed(1)} s (fleet process RSS ${ready.rssMiB.toFixed(0)} MiB)`);
+
+  const results: ModeResult[] = [];
+  for (const [k, mode] of modes.entries()) {
+    if (k > 0) {
+      await server.close();
+      server = await boot(mode);
+    }
+    const s = server;
+    const gw = s.gateway!;
+    const version = `${2 + k}.0.0`;
+    const imageId = s.app.images.upload(makeBundle(trust, { version, behaviour: 'ok', securityCounter: 2 + k, size: imageSize, chunkSize }), 'bench').id;
+    const control0 = control;
+    const bytes0 = gw.chunks.stats.bytes;
+    const pubs0 = gw.chunks.stats.publishes;
+    const t0 = performance.now();
+    const id = s.app.engine.createCampaign(
+      {
+        name: `bench ${mode}`,
+        imageId,
+        target: { hardware: ['sim-board-1'] },
+        waves: { canary: Math.max(1, Math.round(n / 100)), percents: [10, 50, 100] },
+        concurrency: n,
+        timeoutMs: 600_000,
+        retry: { maxAttempts: 3, baseDelayMs: 1000 },
+        abort: [{ failureType: 'all', thresholdPercent: 10, minFinished: 1, action: 'pause' }],
+      },
+      'bench',
+    ).campaign.id;
+    // Chunk egress is attributed to the wave that is open (waves open one after another).
+    const waves: ModeResult['waves'] = [];
+    let wave = 0;
+    let waveBytes = bytes0;
+    let wavePubs = pubs0;
+    const close = (idx: number) => {
+      waves.push({ wave: idx, devices: s.app.engine.status(id).waves[idx]?.plannedSize ?? 0, bytes: gw.chunks.stats.bytes - waveBytes, publishes: gw.chunks.stats.publishes - wavePubs });
+      waveBytes = gw.chunks.stats.bytes;
+      wavePubs = gw.chunks.stats.publishes;
+    };
+    await until(`campaign ${mode} completed`, () => {
+      const st = s.app.engine.status(id);
+      for (; wave < st.campaign.currentWave; wave++) close(wave);
+      if (st.campaign.state === 'paused' || st.campaign.state === 'aborted' || st.campaign.state === 'canceled') throw new Error(`campaign ${st.campaign.state}: ${JSON.stringify(st.counts)}`);
+      return st.campaign.state === 'completed' ? st : undefined;
+    }, 1_800_000, 20);
+    const seconds = (performance.now() - t0) / 1000;
+    close(wave);
+    const st = s.app.engine.status(id);
+    if (st.counts.succeeded !== n) throw new Error(`not every device succeeded: ${JSON.stringify(st.counts)}`);
+    child.send({ cmd: 'versions' });
+    const v = await fromChild<{ versions: Record<string, number>; rssMiB: number }>((m) => m.versions !== undefined);
+    if (v.versions[version] !== n) throw new Error(`devices disagree with the server: ${JSON.stringify(v.versions)}`);
+    const chunkPublishes = gw.chunks.stats.publishes - pubs0;
+    results.push({ mode, seconds, perMinute: (n / seconds) * 60, messages: control - control0 + chunkPublishes, chunkPublishes, egressBytes: gw.chunks.stats.bytes - bytes0, waves });
+    const r = results[results.length - 1]!;
+    console.log(
+      `${mode.padEnd(8)} ${n} devices committed ${version} in ${seconds.toFixed(1)} s = ${r.perMinute.toFixed(0)} devices/min | ` +
+        `${(r.messages / seconds).toFixed(0)} msgs/s published (${r.messages} = ${r.messages - chunkPublishes} control + ${chunkPublishes} chunk) | ` +
+        `server chunk egress ${mib(r.egressBytes)} MiB | fleet process RSS ${v.rssMiB.toFixed(0)} MiB`,
+    );
+    for (const w of waves) console.log(`         wave ${w.wave} (${String(w.devices).padStart(5)} devices): egress ${mib(w.bytes).padStart(7)} MiB in ${String(w.publishes).padStart(7)} chunk publishes`);
+  }
+  console.log(`server peak RSS ${mib(peakRss)} MiB`);
+  const fan = results.find((r) => r.mode === 'fanout');
+  const uni = results.find((r) => r.mode === 'unicast');
+  if (fan !== undefined && uni !== undefined) {
+    console.log(`ratio fan-out/unicast: egress bytes ${(fan.egressBytes / uni.egressBytes).toFixed(3)}, chunk publishes ${(fan.chunkPublishes / uni.chunkPublishes).toFixed(3)}, campaign seconds ${(fan.seconds / uni.seconds).toFixed(3)}`);
+  }
+
+  // Baseline in the same run: the unicast wave's chunk messages (N × chunks
+  // of chunkSize bytes) published raw through the same mosquitto to one
+  // subscriber, in bursts the subscriber drains (the broker's per-subscriber
+  // queue would drop an unpaced flood, as it would drop the campaign's).
+  const total = Math.min(n * Math.ceil(imageSize / chunkSize), 200_000);
+  const pub = await connectAsync(broker.url, { protocolVersion: 5, clientId: 'bench-pub' });
+  const sub = await connectAsync(broker.url, { protocolVersion: 5, clientId: 'bench-sub' });
+  let got = 0;
+  sub.on('message', () => void got++);
+  await sub.subscribeAsync('bench/raw', { qos: 0 });
+  const payload = Buffer.alloc(chunkSize + 48, 7);
+  const b0 = performance.now();
+  for (let sent = 0; sent < total; ) {
+    const burst = Math.min(500, total - sent);
+    for (let i = 0; i < burst; i++) pub.publish('bench/raw', payload, { qos: 0 });
+    sent += burst;
+    await until('raw burst drained', () => got >= sent, 60_000, 1);
+  }
+  const rawSeconds = (performance.now() - b0) / 1000;
+  await pub.endAsync();
+  await sub.endAsync();
+  console.log(`baseline raw MQTT (same broker, ${total} × ${payload.length} B, QoS 0, one subscriber): ${(total / rawSeconds).toFixed(0)} msgs/s, ${(total * payload.length / 1048576 / rawSeconds).toFixed(1)} MiB/s`);
+  for (const r of results) {
+    console.log(`${r.mode}: campaign chunk egress ${(r.egressBytes / 1048576 / r.seconds).toFixed(1)} MiB/s = ${((r.egressBytes / r.seconds) / (total * payload.length / rawSeconds)).toFixed(3)} of raw; ${r.perMinute.toFixed(0)} devices/min vs AWS IoT Jobs max 1000/min (${(r.perMinute / 1000).toFixed(1)}x); target 10000 in 60 s`);
+  }
+} finally {
+  clearInterval(rssTimer);
+  child.send({ cmd: 'stop' });
+  await new Promise((r) => { child.once('exit', r); setTimeout(r, 30_000).unref(); });
+  await server?.close();
+  await spy.close();
+  await broker.stop();
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,39 @@
+/**
+ * Child process of bench/fleet.bench.ts: runs the simulated fleet apart from
+ * the server, as it would be in production (the server's RSS and CPU are then
+ * its own). Talks to the parent over the fork IPC channel.
+ *
+ *   parent → { cmd: 'stop' }            child → { ready: true, startSeconds }
+ *   parent → { cmd: 'versions' }        child → { versions }
+ */
+import { readFileSync } from 'node:fs';
+import { FleetSim } from '@uniota/device-agent';
+import type { RootSigned } from '@uniota/image';
+
+interface WorkerArgs {
+  count: number;
+  brokerUrl: string;
+  rootPath: string;
+  bundlePath: string;
+  window: number;
+}
+
+const args = JSON.parse(process.argv[2] ?? '{}') as WorkerArgs;
+const send = (m: unknown) => process.send?.(m);
+
+const t0 = performance.now();
+const fleet = await FleetSim.create({
+  count: args.count,
+  brokerUrl: args.brokerUrl,
+  root: JSON.parse(readFileSync(args.rootPath, 'utf8')) as RootSigned,
+  factoryBundle: new Uint8Array(readFileSync(args.bundlePath)),
+  transfer: { window: args.window, requestTimeoutMs: 5000 },
+  startParallelism: 100,
+});
+await fleet.start();
+send({ ready: true, startSeconds: (performance.now() - t0) / 1000, rssMiB: process.memoryUsage().rss / 1048576 });
+
+process.on('message', (m: { cmd: string }) => {
+  if (m.cmd === 'versions') send({ versions: fleet.versions(), rssMiB: process.memoryUsage().rss / 1048576 });
+  if (m.cmd === 'stop') void fleet.stop().then(() => process.exit(0));
+});
