@@ -26,8 +26,8 @@ const BOOTS_PER_SEQUENCE = 3;
 const PARALLEL = 3;
 const tmp = tempDir('uniota-qemu-seq-');
 let flashPath = '';
-let slotA = new Uint8Array();
-let slotB = new Uint8Array();
+let slotA: Uint8Array = new Uint8Array();
+let slotB: Uint8Array = new Uint8Array();
 
 beforeAll(async () => {
   flashPath = join(tmp.dir, 'flash.img');
@@ -92,11 +92,12 @@ async function runSequence(index: number): Promise<{ problems: string[]; boots: 
     if (next.vars !== null) {
       // Write the new state as a writer would: newer flags into the other copy, older kept.
       flags = (flags + 1) % 256;
-      await dev.write(envOffsets[flags % 2], encodeEnvCopy(next.vars, envSize, flags));
-      await dev.write(envOffsets[(flags + 1) % 2], encodeEnvCopy(vars ?? next.vars, envSize, (flags + 255) % 256));
+      const [newer, older] = flags % 2 === 0 ? [envOffsets[0], envOffsets[1]] : [envOffsets[1], envOffsets[0]];
+      await dev.write(newer, encodeEnvCopy(next.vars, envSize, flags));
+      await dev.write(older, encodeEnvCopy(vars ?? next.vars, envSize, (flags + 255) % 256));
     }
     if (next.corrupt !== undefined) {
-      const at = envOffsets[next.corrupt] + 7;
+      const at = (next.corrupt === 0 ? envOffsets[0] : envOffsets[1]) + 7;
       const [x] = await dev.read(at, 1);
       await dev.write(at, Uint8Array.of((x ?? 0) ^ 0x5a));
     }
