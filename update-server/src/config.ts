@@ -19,6 +19,12 @@ export const ServerConfigSchema = Type.Object(
     ),
     tickMs: Type.Integer({ minimum: 10, default: 1000, description: 'campaign engine period' }),
     maxBundleBytes: Type.Integer({ minimum: 1, default: 512 * 1024 * 1024 }),
+    brokerTlsDir: Type.Optional(
+      Type.String({
+        description:
+          'MQTT over TLS with client certificates: broker-ca.pem + uniota-server.pem/.key (the server connects with them); with no brokerUrl also devices-ca.pem, broker.pem/.key and crl.pem for the embedded broker',
+      }),
+    ),
     admission: Type.Union([Type.Literal('open'), Type.Literal('required')], {
       default: 'open',
       description: 'required: new devices stay pending until accepted or pre-authorized (production); open: accepted at first hello',
@@ -46,6 +52,7 @@ export const configEnv: Readonly<Record<keyof Static<typeof ServerConfigSchema>,
   tickMs: 'UNIOTA_TICK_MS',
   maxBundleBytes: 'UNIOTA_MAX_BUNDLE_BYTES',
   admission: 'UNIOTA_ADMISSION',
+  brokerTlsDir: 'UNIOTA_BROKER_TLS_DIR',
   logLevel: 'UNIOTA_LOG_LEVEL',
 };
 

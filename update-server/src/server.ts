@@ -12,7 +12,8 @@ import { rootBundleVerifier } from './images/bundle-verifier.ts';
 import { noTransportGateway } from './no-transport-gateway.ts';
 import { AuthService, newSetupToken } from './auth/auth-service.ts';
 import { MqttGateway } from './gateway/mqtt-gateway.ts';
-import { startEmbeddedBroker } from '@uniota/protocol';
+import { startEmbeddedBroker, startSecureEmbeddedBroker } from '@uniota/protocol';
+import { readBrokerTls } from './broker-tls.ts';
 import type { EmbeddedBroker } from '@uniota/protocol';
 
 /** A running server. */
@@ -55,7 +56,13 @@ export async function startServer(config: ServerConfig, deps: { gateway?: Device
         `no server key at ${config.serverKeyPath}: devices only accept commands signed by a key of the root's server role (set UNIOTA_SERVER_KEY)`,
       );
     }
-    if (brokerUrl === '') {
+    const tls = config.brokerTlsDir === undefined ? undefined : readBrokerTls(config.brokerTlsDir, brokerUrl === '');
+    if (brokerUrl === '' && tls?.embedded !== undefined) {
+      // Production rules on the embedded broker: client certificates, CRL, per-device ACL.
+      broker = await startSecureEmbeddedBroker({ port: config.embeddedBrokerPort, serverUsername: tls.serverUsername, ...tls.embedded });
+      brokerUrl = broker.url;
+      brokerProtocolVersion = broker.protocolVersion;
+    } else if (brokerUrl === '') {
       // The default: an embedded broker, so one command runs a whole fleet.
       broker = await startEmbeddedBroker({ port: config.embeddedBrokerPort });
       brokerUrl = broker.url;
@@ -67,6 +74,7 @@ export async function startServer(config: ServerConfig, deps: { gateway?: Device
       signer: signerFromPem(readFileSync(config.serverKeyPath, 'utf8')),
       blobs,
       transferMode: config.transferMode,
+      ...(tls !== undefined ? { link: { tls: tls.client } } : {}),
     });
   }
   const db = openDb({ path: config.dbPath });

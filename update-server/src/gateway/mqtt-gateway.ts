@@ -39,7 +39,7 @@ export interface MqttGatewayOptions {
   ingestEveryMs?: number;
   now?: () => number;
   logger?: ProtocolLogger;
-  link?: Partial<Pick<Parameters<typeof MqttLink.connect>[0], 'username' | 'password'>>;
+  link?: Partial<Pick<Parameters<typeof MqttLink.connect>[0], 'username' | 'password' | 'tls'>>;
 }
 
 interface ImageEntry {

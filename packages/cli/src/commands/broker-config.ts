@@ -22,6 +22,8 @@ export function register(program: Command): void {
         mkdirSync(dir, { recursive: true });
         copyFileSync(join(o.pki, 'device-ca.pem'), f('devices-ca.pem'));
         copyFileSync(join(o.pki, 'crl.pem'), f('crl.pem'));
+        // For the update server's own connection (UNIOTA_BROKER_TLS_DIR can point here).
+        copyFileSync(join(o.pki, 'broker-ca.pem'), f('broker-ca.pem'));
       }
       const { conf, acl } = mosquittoConfig({
         port: Number(o.port), host: o.host, deviceCaFile: f('devices-ca.pem'), certFile: f('broker.pem'), keyFile: f('broker.key'),
