@@ -6,6 +6,7 @@
  * reconnects. The fleet simulator runs thousands of these.
  */
 import type { ProtocolLogger } from '@uniota/protocol';
+import { UniotaError } from '@uniota/errors';
 import { AgentService } from '../mqtt/agent-service.ts';
 import type { AgentServiceOptions } from '../mqtt/agent-service.ts';
 import type { SimDevice } from './sim-device.ts';
@@ -76,20 +77,42 @@ export class NetworkedSimDevice {
         continue;
       }
       this.o.onBoot?.({ deviceId: this.o.deviceId, slot: booted.boot.slot, version: booted.boot.manifest.version, state: 'running' });
-      this.#service = await AgentService.start({
-        deviceId: this.o.deviceId,
-        brokerUrl: this.o.brokerUrl,
-        ...(this.o.protocolVersion === undefined ? {} : { protocolVersion: this.o.protocolVersion }),
-        deps: booted.deps,
-        reboot: async () => {
-          await this.powerOff();
-          // Boot again outside the agent's own command queue.
-          setImmediate(() => void this.powerOn());
-        },
-        ...(this.o.logger === undefined ? {} : { logger: this.o.logger }),
-        ...(this.o.transfer === undefined ? {} : { transfer: this.o.transfer }),
-      });
+      this.#service = await this.#connect(booted.deps);
       return;
     }
+  }
+
+  /**
+   * Starts the agent service, retrying while the broker does not answer: a
+   * real device keeps trying after a reboot, and a failed first connect (a
+   * CONNACK timeout on a loaded broker) used to reject inside the reboot's
+   * setImmediate and take the whole fleet process down.
+   */
+  async #connect(deps: AgentServiceOptions['deps']): Promise<AgentService | null> {
+    for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
+      try {
+        return await this.#startService(deps);
+      } catch (err) {
+        if (!(err instanceof UniotaError) || !err.transient || this.#off) throw err;
+        await new Promise((r) => setTimeout(r, delay));
+        if (this.#off) return null;
+      }
+    }
+  }
+
+  #startService(deps: AgentServiceOptions['deps']): Promise<AgentService> {
+    return AgentService.start({
+      deviceId: this.o.deviceId,
+      brokerUrl: this.o.brokerUrl,
+      ...(this.o.protocolVersion === undefined ? {} : { protocolVersion: this.o.protocolVersion }),
+      deps,
+      reboot: async () => {
+        await this.powerOff();
+        // Boot again outside the agent's own command queue.
+        setImmediate(() => void this.powerOn());
+      },
+      ...(this.o.logger === undefined ? {} : { logger: this.o.logger }),
+      ...(this.o.transfer === undefined ? {} : { transfer: this.o.transfer }),
+    });
   }
 }
