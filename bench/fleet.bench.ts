@@ -3,6 +3,13 @@
  *
  *   npx tsx bench/fleet.bench.ts [--devices 1000] [--mode both|fanout|unicast]
  *                                [--chunk-kib 4] [--window 8] [--image-kib 256]
+ *                                [--max-queued 1000] [--timeout-s 60]
+ *
+ * `--max-queued` is mosquitto's per-subscriber queue limit (production
+ * default 1000). Above a few hundred devices per wave the server's own
+ * subscription can overflow it: mosquitto then drops status reports (QoS 1
+ * included), and those actions only recover through the campaign timeout
+ * (`--timeout-s`), so a run at the default shows that cost.
  *
  * The update server runs in this process (startServer: SQLite in a temp dir,
  * MQTT gateway); the N simulated devices (own disk, in-process bootloader,
@@ -39,6 +46,8 @@ const modes = (modeArg === 'both' ? ['fanout', 'unicast'] : [modeArg]) as ('fano
 const chunkSize = Number(arg('chunk-kib', '4')) * 1024;
 const window = Number(arg('window', '8'));
 const imageSize = Number(arg('image-kib', '256')) * 1024;
+const maxQueued = Number(arg('max-queued', '1000'));
+const timeoutMs = Number(arg('timeout-s', '60')) * 1000;
 for (const m of modes) if (m !== 'fanout' && m !== 'unicast') throw new Error(`--mode must be both, fanout or unicast, not ${m}`);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -54,7 +63,7 @@ async function until<T>(what: string, fn: () => T | undefined | false | null, ms
   }
 }
 
-const broker = await startMosquitto();
+const broker = await startMosquitto({ maxQueuedMessages: maxQueued });
 const trust = makeTrust();
 const dir = mkdtempSync(join(tmpdir(), 'uniota-fleet-bench-'));
 writeFileSync(join(dir, 'root.json'), JSON.stringify(trust.rootDoc));
@@ -107,9 +116,17 @@ const fromChild = <T>(pred: (m: Record<string, unknown>) => boolean): Promise<T>
     child.once('exit', (code) => reject(new Error(`fleet process exited (${code})`)));
   });
 
+// A fleet process that dies (it should not) must end the run, not leave it waiting.
+child.once('exit', (code) => {
+  if (code !== 0) {
+    process.stderr.write(`fleet process exited with ${code}\n`);
+    void broker.stop().finally(() => process.exit(1));
+  }
+});
+
 let server: RunningServer | null = null;
 try {
-  console.log(`devices=${n} image=${imageSize / 1024} KiB chunk=${chunkSize / 1024} KiB window=${window} modes=${modes.join(',')} cpus-load=${loadavg().map((l) => l.toFixed(2)).join('/')}`);
+  console.log(`devices=${n} image=${imageSize / 1024} KiB chunk=${chunkSize / 1024} KiB window=${window} modes=${modes.join(',')} max_queued_messages=${maxQueued} timeout=${timeoutMs / 1000}s load=${loadavg().map((l) => l.toFixed(2)).join('/')}`);
   server = await boot(modes[0]!);
   const ready = await fromChild<{ startSeconds: number; rssMiB: number }>((m) => m.ready === true);
   const s0 = server;
@@ -137,7 +154,7 @@ try {
         target: { hardware: ['sim-board-1'] },
         waves: { canary: Math.max(1, Math.round(n / 100)), percents: [10, 50, 100] },
         concurrency: n,
-        timeoutMs: 600_000,
+        timeoutMs,
         retry: { maxAttempts: 3, baseDelayMs: 1000 },
         abort: [{ failureType: 'all', thresholdPercent: 10, minFinished: 1, action: 'pause' }],
       },
@@ -153,8 +170,14 @@ try {
       waveBytes = gw.chunks.stats.bytes;
       wavePubs = gw.chunks.stats.publishes;
     };
+    let lastPrint = performance.now();
     await until(`campaign ${mode} completed`, () => {
       const st = s.app.engine.status(id);
+      if (performance.now() - lastPrint > 10_000) {
+        // Progress on stderr, so a long run is visibly alive.
+        lastPrint = performance.now();
+        process.stderr.write(`  ${mode} ${((lastPrint - t0) / 1000).toFixed(0)} s: wave ${st.campaign.currentWave} ${JSON.stringify(st.counts)}\n`);
+      }
       for (; wave < st.campaign.currentWave; wave++) close(wave);
       if (st.campaign.state === 'paused' || st.campaign.state === 'aborted' || st.campaign.state === 'canceled') throw new Error(`campaign ${st.campaign.state}: ${JSON.stringify(st.counts)}`);
       return st.campaign.state === 'completed' ? st : undefined;
