@@ -2,15 +2,23 @@
  * Streams verified chunks into the inactive slot, with no temporary copy.
  *
  * Each chunk is checked against the signed manifest before a byte of it is
- * written. Verification of chunk i+1 (CPU, this thread) overlaps the write
- * of chunk i (I/O, libuv's pool): at most one write is in flight, so memory
- * stays bounded and the order of writes on disk stays sequential.
+ * written. Verified chunks are gathered into a write batch of about 1 MiB
+ * (two buffers, used in turn): while one batch is being written (I/O, libuv's
+ * pool) the next chunks are verified (CPU, this thread). Measured: one write
+ * per 64 KiB chunk left hashing and the write's thread-pool round trip serial
+ * (install at ~0.65 of a raw copy); batching lets them overlap. Memory stays
+ * bounded at two batches. Every write has completed before a flush, and a
+ * durable point is journaled only after that flush.
  */
+import { isPowerCut } from '@uniota/block-device';
 import type { BlockDevice } from '@uniota/block-device';
 import { ImageError, verifyChunk } from '@uniota/image';
 import type { Manifest } from '@uniota/image';
 import { AgentError } from './errors.ts';
 import type { ImageSource } from './image-source.ts';
+
+/** Target size of one slot write. */
+export const WRITE_BATCH_BYTES = 1024 * 1024;
 
 export interface StreamOptions {
   slot: BlockDevice;
@@ -60,34 +68,64 @@ export async function streamIntoSlot(o: StreamOptions): Promise<number> {
   const chunkSize = manifest.payload.chunkSize;
   let next = o.from;
   let unsaved = 0;
+  // Two batch buffers: one being written while the other fills.
+  const batchSize = Math.max(chunkSize, Math.floor(WRITE_BATCH_BYTES / chunkSize) * chunkSize);
+  const buffers = [new Uint8Array(batchSize), new Uint8Array(batchSize)];
+  let current = 0;
+  let fill = 0;
+  let batchOffset = o.from * chunkSize;
   let pending: Promise<void> | null = null;
+  let storageFailed = false;
   const settle = async () => {
-    if (pending !== null) {
-      const p = pending;
-      pending = null;
-      await p;
-    }
+    const p = pending;
+    pending = null;
+    await p;
+  };
+  const writeBatch = async () => {
+    if (fill === 0) return;
+    await settle();
+    pending = slot.write(batchOffset, (buffers[current] as Uint8Array).subarray(0, fill)).catch((err: unknown) => {
+      storageFailed = true;
+      throw err;
+    });
+    batchOffset += fill;
+    current ^= 1;
+    fill = 0;
   };
   try {
     await o.source.fetch(o.actionId, o.from, async (index, bytes) => {
       if (index !== next) throw new AgentError('DOWNLOAD_FAILED', `chunk ${index} arrived, expected ${next}`, { transient: true });
       verifyChunk(manifest, index, bytes);
-      await settle();
-      pending = slot.write(index * chunkSize, bytes);
+      if (fill + bytes.length > batchSize) await writeBatch();
+      (buffers[current] as Uint8Array).set(bytes, fill);
+      fill += bytes.length;
       next += 1;
       unsaved += 1;
       if (unsaved >= o.every && next < count) {
+        await writeBatch();
         await settle();
         await slot.flush();
         unsaved = 0;
         await o.onDurable(next);
       }
     });
+    await writeBatch();
     await settle();
   } catch (err) {
     // Never leave a write running behind an error: its rejection would be
     // unhandled and its bytes could land after the caller moved on.
-    await settle().catch(() => undefined);
+    await Promise.allSettled(pending === null ? [] : [pending]);
+    pending = null;
+    if (!storageFailed && !isPowerCut(err)) {
+      // The source failed (bad chunk, dropped link), not the slot: the
+      // chunks verified so far are good, keep them for the resume.
+      try {
+        await writeBatch();
+        await settle();
+      } catch {
+        // A storage error here changes nothing: the resume re-checks the slot.
+      }
+    }
     throw err;
   }
   return next;
