@@ -189,9 +189,10 @@ export class UpdateAgent {
       const version = manifest.version;
       await this.save({
         ...this.s,
-        history: [...this.s.history, { actionId: offer.actionId, campaignId: offer.campaignId, version, outcome: 'committed' as const, code: null, reported: true }].slice(-HISTORY_LIMIT),
+        // ALREADY_INSTALLED marks an acknowledgement, not a second install.
+        history: [...this.s.history, { actionId: offer.actionId, campaignId: offer.campaignId, version, outcome: 'committed' as const, code: 'ALREADY_INSTALLED', reported: true }].slice(-HISTORY_LIMIT),
       });
-      await this.d.transport.report({ actionId: offer.actionId, campaignId: offer.campaignId, step: 'committed', version, reason: 'already installed' });
+      await this.d.transport.report({ actionId: offer.actionId, campaignId: offer.campaignId, step: 'committed', version, code: 'ALREADY_INSTALLED', reason: 'already installed' });
       return { kind: 'idle' };
     }
     const target = otherSlot(running);

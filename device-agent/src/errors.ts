@@ -26,6 +26,8 @@ export const AgentErrorCode = {
   TRIAL_BOOT_FAILED: 'TRIAL_BOOT_FAILED',
   /** The operator or server cancelled the update. */
   CANCELLED: 'CANCELLED',
+  /** Not an error: the offered image already runs committed; the offer is acknowledged without installing. */
+  ALREADY_INSTALLED: 'ALREADY_INSTALLED',
   /** Configuration is missing or invalid. */
   CONFIG_INVALID: 'CONFIG_INVALID',
 } as const;

@@ -66,7 +66,7 @@ export async function consoleServer(devices: number) {
     db: openDb({ path: ':memory:' }), gateway, blobs: memoryBlobStore(), verifyImage: rootBundleVerifier(trust.root, () => new Date()),
   });
   for (let i = 0; i < devices; i++) {
-    app.engine.deviceHello({ deviceId: `sim-${String(i).padStart(3, '0')}`, hardware: 'board-a', tags: i < devices / 2 ? ['lab'] : ['field'], currentVersion: '1.0.0', bootedSlot: i % 2 ? 'B' : 'A' });
+    app.engine.deviceHello({ deviceId: `sim-${String(i).padStart(3, '0')}`, hardware: 'board-a', tags: i < devices / 2 ? ['lab'] : ['field'], currentVersion: '1.0.0', bootedSlot: i % 2 ? 'B' : 'A', slots: i % 2 ? { a: { version: '0.9.0', bootable: true }, b: { version: '1.0.0', bootable: true }, trial: false } : { a: { version: '1.0.0', bootable: true }, b: { version: null, bootable: false }, trial: false } });
   }
   const f = await build({ app, logger: false, sseKeepAliveMs: 5_000, auth: { passwordCost: testPasswordCost } });
   for (const [u, role] of [['admin', 'admin'], ['alice', 'operator'], ['vic', 'viewer']] as const) await f.auth.createUser(u, PASSWORD, role);

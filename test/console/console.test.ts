@@ -60,6 +60,10 @@ describe('web console in Chromium', () => {
     await page.click('text=sim-003');
     await page.waitForSelector('#device-facts');
     expect(await page.textContent('#device-facts')).toContain('board-a');
+    // Both slots as the agent reported them: B runs 1.0.0 (good), A holds 0.9.0 in standby.
+    const slots = await page.textContent('#device-slots');
+    expect(slots).toMatch(/A\s*0\.9\.0\s*yes\s*standby/);
+    expect(slots).toMatch(/B\s*1\.0\.0\s*yes\s*good \(running\)/);
     await shot(page, '03-device');
   });
 

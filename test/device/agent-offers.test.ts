@@ -135,3 +135,20 @@ describe('download', () => {
     expect(r2.result.kind === 'settled' && r2.result.state.minSecurityCounter).toBe(7);
   });
 });
+
+describe('retried offers', () => {
+  it('an offer of exactly the image that already runs is acknowledged as ALREADY_INSTALLED without touching a slot', async () => {
+    const d = await device();
+    const bundle = makeBundle(trust, { version: '2.0.0', behaviour: 'ok', securityCounter: 6 });
+    const first = offerFor('attempt-1', bundle);
+    const r1 = await offerOnce(d, first.offer, new BundleImageSource(new Map([first.entry])));
+    expect(r1.result).toMatchObject({ kind: 'settled', slot: 'B', version: '2.0.0' });
+    const before = { a: await slotBytes(d, 'A'), b: await slotBytes(d, 'B') };
+    const retry = offerFor('attempt-2', bundle);
+    const r2 = await offerOnce(d, retry.offer, new BundleImageSource(new Map([retry.entry])));
+    expect(r2.transport.reports).toEqual([expect.objectContaining({ actionId: 'attempt-2', step: 'committed', code: 'ALREADY_INSTALLED' })]);
+    expect(Buffer.compare(await slotBytes(d, 'A'), before.a)).toBe(0);
+    expect(Buffer.compare(await slotBytes(d, 'B'), before.b)).toBe(0);
+    expect(r2.result.kind === 'settled' && r2.result.state.history.map((h) => [h.actionId, h.code])).toEqual([['attempt-1', null], ['attempt-2', 'ALREADY_INSTALLED']]);
+  });
+});

@@ -94,6 +94,14 @@ describe('fleet campaigns over mosquitto', () => {
       const st = d.service?.agent.state;
       expect({ v: dev.v, slot: dev.slot }).toEqual({ v: st?.committed?.version, slot: st?.committed?.slot });
     }
+    // Both slots as the server shows them: the new image runs committed in B, the old one stands by in A.
+    await until('slot inventory refreshed', () => {
+      const row = s.app.db.prepare('SELECT slots FROM devices WHERE id = ?').get(f.devices[0]?.deviceId) as { slots: string | null };
+      const slots = row.slots === null ? null : (JSON.parse(row.slots) as { a: { version: string }; b: { version: string }; trial: boolean });
+      return slots?.b.version === '2.0.0' && slots.trial === false ? slots : undefined;
+    });
+    const any = JSON.parse((s.app.db.prepare('SELECT slots FROM devices WHERE id = ?').get(f.devices[0]?.deviceId) as { slots: string }).slots) as unknown;
+    expect(any).toEqual({ a: { version: '1.0.0', bootable: true }, b: { version: '2.0.0', bootable: true }, trial: false });
   }, 180_000);
 
   it('a bad image is caught by the canary: the campaign pauses itself, nobody else is offered it, the canary runs the old version', async () => {

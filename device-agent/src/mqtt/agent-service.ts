@@ -171,7 +171,13 @@ export class AgentService {
   }
 
   async #handle(result: RunResult): Promise<void> {
-    if (result.kind === 'reboot' && !this.#closed) await this.o.reboot();
+    if (result.kind === 'reboot' && !this.#closed) {
+      await this.o.reboot();
+      return;
+    }
+    // The inventory changed (a slot written, a commit, a rollback): announce it
+    // again so the server's view of both slots stays current.
+    if (!this.#closed) await this.#publish(deviceTopic('hello', this.o.deviceId), JSON.stringify(await this.#hello()), 1);
   }
 
   async #report(r: StatusReport): Promise<void> {
@@ -211,6 +217,7 @@ export class AgentService {
       runningSlot: d.runningSlot === 'A' ? 'a' : 'b',
       slots: { a: await slot('A'), b: await slot('B') },
       lastCommandSeq: (this.#agent as UpdateAgent).lastCommandSeq,
+      trial: await d.bootControl.readState().then((b) => b.upgradeAvailable && b.bootPart === d.runningSlot),
     };
   }
 }

@@ -36,6 +36,8 @@ export const Hello = Type.Object(
     slots: Type.Object({ a: SlotInfo, b: SlotInfo }, { additionalProperties: false }),
     /** Highest command seq the device accepted, so the server can resume its counter after data loss. */
     lastCommandSeq: Count,
+    /** True while the running slot is on trial (booted, not yet committed). Absent from older agents. */
+    trial: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );

@@ -3,7 +3,9 @@
 export interface Device {
   id: string; hardware: string; tags: string[]; currentVersion: string | null; bootedSlot: string | null;
   online: boolean; firstSeen: number; lastSeen: number;
+  slots: { a: SlotInfo; b: SlotInfo; trial: boolean } | null;
 }
+export interface SlotInfo { version: string | null; bootable: boolean }
 export interface Image {
   id: string; version: string; compatible: string[]; size: number; devSigned: boolean; uploadedAt: number;
   manifest: { product?: string; version?: string; securityCounter?: number; compatibleHardware?: string[]; expiresAt?: string; createdAt?: string; releaseNotes?: string; payload?: { size?: number } };

@@ -13,6 +13,21 @@ export interface Device {
   lastSeen: number;
   /** Admission state (migration 3); only `accepted` devices are targeted. */
   admission: AdmissionState;
+  /** Both slots as the agent last reported them (migration 4); null before its first hello. */
+  slots: DeviceSlots | null;
+}
+
+/** One slot as the agent reports it: the image version it verified there, and whether it verifies (bootable). */
+export interface SlotReport {
+  version: string | null;
+  bootable: boolean;
+}
+
+/** Both slots and whether the running one is still on trial. */
+export interface DeviceSlots {
+  a: SlotReport;
+  b: SlotReport;
+  trial: boolean;
 }
 
 /** What a device says about itself when it connects. */
@@ -22,18 +37,19 @@ export interface DeviceHello {
   tags?: readonly string[];
   currentVersion?: string | null;
   bootedSlot?: string | null;
+  slots?: DeviceSlots;
 }
 
 interface Row {
   id: string; hardware: string; tags: string; current_version: string | null; booted_slot: string | null;
-  online: number; first_seen: number; last_seen: number; admission: AdmissionState;
+  online: number; first_seen: number; last_seen: number; admission: AdmissionState; slots: string | null;
 }
 
 function toDevice(r: Row): Device {
   return {
     id: r.id, hardware: r.hardware, tags: JSON.parse(r.tags) as string[], currentVersion: r.current_version,
     bootedSlot: r.booted_slot, online: r.online === 1, firstSeen: r.first_seen, lastSeen: r.last_seen,
-    admission: r.admission,
+    admission: r.admission, slots: r.slots === null ? null : (JSON.parse(r.slots) as DeviceSlots),
   };
 }
 
@@ -56,11 +72,11 @@ export class DevicesRepo {
     // Prepared once: these run per report/hello on the ingest path.
     this.stmts = {
       upsert: db.prepare(
-        `INSERT INTO devices (id, hardware, tags, current_version, booted_slot, online, first_seen, last_seen)
-         VALUES (@id, @hardware, @tags, @version, @slot, 1, @now, @now)
+        `INSERT INTO devices (id, hardware, tags, current_version, booted_slot, slots, online, first_seen, last_seen)
+         VALUES (@id, @hardware, @tags, @version, @slot, @slots, 1, @now, @now)
          ON CONFLICT(id) DO UPDATE SET hardware = @hardware,
            tags = COALESCE(@tagsOrNull, tags), current_version = @version, booted_slot = @slot,
-           online = 1, last_seen = @now`,
+           slots = COALESCE(@slots, slots), online = 1, last_seen = @now`,
       ),
       setOffline: db.prepare('UPDATE devices SET online = 0, last_seen = ? WHERE id = ?'),
       setVersion: db.prepare('UPDATE devices SET current_version = ?, last_seen = ? WHERE id = ?'),
@@ -74,7 +90,7 @@ export class DevicesRepo {
       .run({
         id: h.deviceId, hardware: h.hardware, tags: JSON.stringify(h.tags ?? []),
         tagsOrNull: h.tags === undefined ? null : JSON.stringify(h.tags),
-        version: h.currentVersion ?? null, slot: h.bootedSlot ?? null, now,
+        version: h.currentVersion ?? null, slot: h.bootedSlot ?? null, slots: h.slots === undefined ? null : JSON.stringify(h.slots), now,
       });
     return this.get(h.deviceId)!;
   }

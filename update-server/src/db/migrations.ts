@@ -161,6 +161,11 @@ CREATE TABLE device_preauth (
 );
 `,
   },
+  {
+    version: 4,
+    name: 'both slots of a device as its agent last reported them',
+    sql: `ALTER TABLE devices ADD COLUMN slots TEXT; -- JSON {a:{version,bootable}, b:{version,bootable}, trial}`,
+  },
 ];
 
 /** Applies every migration newer than the database's recorded version, each in its own transaction. */

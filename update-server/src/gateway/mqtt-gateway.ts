@@ -179,7 +179,13 @@ export class MqttGateway implements DeviceGateway {
     this.stats.hellos += 1;
     if (h.lastCommandSeq > (this.#seq.get(h.deviceId) ?? 0)) this.#seq.set(h.deviceId, h.lastCommandSeq);
     const running = h.slots[h.runningSlot];
-    this.#engine?.deviceHello({ deviceId: h.deviceId, hardware: h.hardware, currentVersion: running.version, bootedSlot: h.runningSlot.toUpperCase() });
+    this.#engine?.deviceHello({
+      deviceId: h.deviceId,
+      hardware: h.hardware,
+      currentVersion: running.version,
+      bootedSlot: h.runningSlot.toUpperCase(),
+      slots: { a: h.slots.a, b: h.slots.b, trial: h.trial ?? false },
+    });
     const lost = this.#unanswered.get(h.deviceId);
     if (lost !== undefined) {
       this.stats.offersResent += 1;

@@ -22,6 +22,15 @@ export const DeviceBody = Type.Object({
   lastSeen: Type.Integer(),
   /** pending | accepted | rejected | decommissioned (only accepted devices are targeted). */
   admission: Type.String(),
+  /** Both slots as the agent last reported them: version verified there, bootable, and whether the running one is on trial. */
+  slots: Type.Union([
+    Type.Object({
+      a: Type.Object({ version: Type.Union([Type.String(), Type.Null()]), bootable: Type.Boolean() }),
+      b: Type.Object({ version: Type.Union([Type.String(), Type.Null()]), bootable: Type.Boolean() }),
+      trial: Type.Boolean(),
+    }),
+    Type.Null(),
+  ]),
 });
 
 export const ImageBody = Type.Object({

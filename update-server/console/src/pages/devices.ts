@@ -52,7 +52,15 @@ export async function devicePage(root: HTMLElement, id: string): Promise<void> {
       ['Hardware', d.hardware], ['Running version', d.currentVersion ?? '—'], ['Running slot', d.bootedSlot ?? '—'],
       ['Tags', d.tags.join(', ') || '—'], ['First seen', when(d.firstSeen)], ['Last seen', when(d.lastSeen)],
     ], { id: 'device-facts' }),
-    h('p', { class: 'muted' }, 'The other slot\'s version and its verified / good / trying flags are reported by the agent over MQTT; the server stores the running slot and version only.'),
+    h('h2', null, 'Slots'),
+    d.slots === null ? h('p', { class: 'muted' }, 'The agent has not reported its slots yet.') :
+      table(['Slot', 'Version', 'Verified', 'State'], (['A', 'B'] as const).map((name) => {
+        const s = name === 'A' ? d.slots!.a : d.slots!.b;
+        const running = d.bootedSlot === name;
+        // good: running and committed; trying: running on trial; standby: the other slot.
+        const state = running ? (d.slots!.trial ? 'trying' : 'good (running)') : s.bootable ? 'standby' : 'empty or not bootable';
+        return [name, s.version ?? '—', s.bootable ? 'yes' : 'no', state];
+      }), { id: 'device-slots' }),
     h('h2', null, 'Update history'),
     r.actions.length === 0 ? h('p', { class: 'muted' }, 'Never part of a campaign.') :
       table(['Campaign', 'Wave', 'State', 'Attempt', 'Failure', 'Detail', 'Updated'], r.actions.map((a) => [
