@@ -13,6 +13,7 @@ import { NetworkedSimDevice, SimDevice, provisionSimDisk, smallDeviceSpec } from
 import { startMosquitto } from '../helpers/mosquitto.ts';
 import type { Mosquitto } from '../helpers/mosquitto.ts';
 import { makeBundle, makeTrust } from '../helpers/fixtures.ts';
+import { until } from '../helpers/until.ts';
 import type { TrustFixture } from '../helpers/fixtures.ts';
 
 let broker: Mosquitto;
@@ -93,15 +94,6 @@ function offerCommand(deviceId: string, actionId: string, imageId: string, bundl
   );
 }
 
-async function until<T>(what: string, fn: () => T | undefined | false, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const stepsOf = (deviceId: string, actionId: string) => reports.filter((r) => r.deviceId === deviceId && r.actionId === actionId).map((r) => r.step.name);
 

@@ -14,6 +14,7 @@ import { startMosquitto } from '../helpers/mosquitto.ts';
 import type { Mosquitto } from '../helpers/mosquitto.ts';
 import { makeBundle, makeTrust } from '../helpers/fixtures.ts';
 import type { TrustFixture } from '../helpers/fixtures.ts';
+import { until } from '../helpers/until.ts';
 
 let broker: Mosquitto;
 let trust: TrustFixture;
@@ -36,15 +37,6 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function until<T>(what: string, fn: () => T | undefined | false | null, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false && v !== null) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function setUp(count: number): Promise<{ server: RunningServer; fleet: FleetSim }> {
   dir = mkdtempSync(join(tmpdir(), 'uniota-e2e-'));

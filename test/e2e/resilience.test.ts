@@ -18,6 +18,7 @@ import { startRestartableMosquitto } from '../helpers/restartable-mosquitto.ts';
 import type { RestartableMosquitto } from '../helpers/restartable-mosquitto.ts';
 import { makeBundle, makeTrust } from '../helpers/fixtures.ts';
 import type { TrustFixture } from '../helpers/fixtures.ts';
+import { until } from '../helpers/until.ts';
 
 let broker: RestartableMosquitto;
 let trust: TrustFixture;
@@ -42,15 +43,6 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function until<T>(what: string, fn: () => T | undefined | false | null, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false && v !== null) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 function boot(): Promise<RunningServer> {
   return startServer(loadConfig({}, { dataDir: dir, port: 0, brokerUrl: broker.url, tickMs: 100, logLevel: 'silent' }));

@@ -6,10 +6,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MOSQUITTO_MAX_QUEUED_MESSAGES } from './mosquitto.ts';
+import { MOSQUITTO_MAX_QUEUED_MESSAGES, canConnect, freePort } from './mosquitto.ts';
 import type { Mosquitto } from './mosquitto.ts';
 
 /** A mosquitto whose process can be restarted while its port stays the same. */
@@ -18,28 +17,6 @@ export interface RestartableMosquitto extends Mosquitto {
   restart(downMs?: number): Promise<void>;
   /** True while a broker process is running. */
   readonly running: boolean;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createConnection({ port, host: '127.0.0.1' });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 /** Starts a restartable mosquitto (no persistence: a restart loses every session and queued message). */
