@@ -6,30 +6,17 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../packages/cli/src/main.ts';
 import { BROKEN_CONFIGS, parseScenarioFile, runFaultTest } from '@uniota/fault-injection';
 import type { BrokenConfigName, CaseResult } from '@uniota/fault-injection';
 import { TEST_HARDWARE, TEST_NOW, bundleOf, workspace } from './helpers.ts';
+import { captureOutput } from '../../packages/cli/src/testing/capture-output.ts';
 
 const w = workspace();
 afterAll(() => w.cleanup());
 
-let out = '';
-let err = '';
-beforeEach(() => {
-  out = '';
-  err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    err += String(chunk);
-    return true;
-  });
-});
-afterEach(() => vi.restoreAllMocks());
+const io = captureOutput();
 
 const SMALL = `version: 1
 scenarios:
@@ -69,8 +56,8 @@ describe('uniota fault-test', () => {
   it('passes a good image: exit 0, every case passes, the JUnit report parses with matching counts', async () => {
     const junit = w.path('good.xml');
     expect(await faultTest('good.uni', w.path('small.yaml'), '--junit', junit)).toBe(0);
-    expect(err).toBe('');
-    const m = /fault-test: (\d+) cases, (\d+) passed, 0 with violations, 0 skipped/.exec(out);
+    expect(io.err).toBe('');
+    const m = /fault-test: (\d+) cases, (\d+) passed, 0 with violations, 0 skipped/.exec(io.out);
     expect(m).not.toBeNull();
     const total = Number(m?.[1]);
     expect(Number(m?.[2])).toBe(total);
@@ -96,11 +83,11 @@ describe('uniota fault-test', () => {
       writeFileSync(file, scenarios);
       // The same scenarios pass on a correct device: the failure is the defect's.
       expect(await faultTest('real.uni', file)).toBe(0);
-      out = '';
+      io.out = '';
       const junit = w.path(`${broken}.xml`);
       expect(await faultTest('real.uni', file, '--break', broken, '--junit', junit)).toBe(1);
-      expect(err).toMatch(/^error VIOLATIONS: \d+ of \d+ cases violated invariants/);
-      expect(out).toContain(`SELF-TEST with a deliberately broken configuration '${broken}'`);
+      expect(io.err).toMatch(/^error VIOLATIONS: \d+ of \d+ cases violated invariants/);
+      expect(io.out).toContain(`SELF-TEST with a deliberately broken configuration '${broken}'`);
       expect(junitCounts(junit).failedCases).toBeGreaterThan(0);
     });
   }
@@ -115,16 +102,16 @@ describe('uniota fault-test', () => {
   ])('rejects a scenario file with %s in one clear line', async (_, text, message) => {
     writeFileSync(w.path('bad.yaml'), text);
     expect(await faultTest('good.uni', w.path('bad.yaml'))).toBe(1);
-    expect(err).toMatch(message);
-    expect(err.trim().split('\n')).toHaveLength(1);
+    expect(io.err).toMatch(message);
+    expect(io.err.trim().split('\n')).toHaveLength(1);
   });
 
   it('names a missing input file and an image that does not verify', async () => {
     expect(await faultTest('good.uni', w.path('nope.yaml'))).toBe(1);
-    expect(err).toBe(`error INPUT_INVALID: --scenarios ${w.path('nope.yaml')}: no such file\n`);
-    err = '';
+    expect(io.err).toBe(`error INPUT_INVALID: --scenarios ${w.path('nope.yaml')}: no such file\n`);
+    io.err = '';
     expect(await faultTest('good.uni', w.path('small.yaml'), '--hardware', 'other-board')).toBe(1);
-    expect(err).toMatch(/^error INPUT_INVALID: image does not verify for hardware other-board/);
+    expect(io.err).toMatch(/^error INPUT_INVALID: image does not verify for hardware other-board/);
   });
 
   it('gives the same verdicts in parallel (worker threads) as serially', async () => {

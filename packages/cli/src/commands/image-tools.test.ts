@@ -1,8 +1,9 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../main.ts';
+import { captureOutput } from '../testing/capture-output.ts';
 
 // Round trip through the real CLI entry point: keygen -> root init -> sign ->
 // verify -> inspect, plus the refusals a release engineer would hit.
@@ -10,21 +11,7 @@ import { main } from '../main.ts';
 const dir = mkdtempSync(join(tmpdir(), 'uniota-cli-image-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-let out = '';
-let err = '';
-beforeEach(() => {
-  out = '';
-  err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    err += String(chunk);
-    return true;
-  });
-});
-afterEach(() => vi.restoreAllMocks());
+const io = captureOutput();
 
 const p = (name: string) => join(dir, name);
 const run = (...args: string[]) => main(['node', 'uniota', ...args]);
@@ -34,8 +21,8 @@ describe('uniota image commands', () => {
     const keyids: Record<string, string> = {};
     for (const name of ['root', 'img', 'srv', 'root2']) {
       expect(await run('keygen', '--out', dir, '--name', name)).toBe(0);
-      keyids[name] = out.trim();
-      out = '';
+      keyids[name] = io.out.trim();
+      io.out = '';
       expect(keyids[name]).toMatch(/^[0-9a-f]{64}$/);
     }
     expect(statSync(p('root.key')).mode & 0o777).toBe(0o600);
@@ -55,26 +42,26 @@ describe('uniota image commands', () => {
         '--hardware', 'rpi4', 'qemu-virt', '--expires', '10', '--release-notes', p('notes.txt'), '--key', p(key), '--out', p(outFile));
     expect(await sign('img.key', 'b.uni')).toBe(0);
 
-    out = '';
+    io.out = '';
     expect(await run('verify', p('b.uni'), '--root', p('root.json'), '--hardware', 'qemu-virt', '--min-security-counter', '7')).toBe(0);
-    expect(out).toContain('OK');
-    expect(out).toContain('thermostat 1.4.0');
-    expect(out).toContain('3000 bytes');
+    expect(io.out).toContain('OK');
+    expect(io.out).toContain('thermostat 1.4.0');
+    expect(io.out).toContain('3000 bytes');
 
-    out = '';
+    io.out = '';
     expect(await run('inspect', p('b.uni'))).toBe(0);
-    expect(out.split('\n')[0]).toContain('UNVERIFIED');
-    const shown = JSON.parse(out.slice(out.indexOf('\n') + 1));
+    expect(io.out.split('\n')[0]).toContain('UNVERIFIED');
+    const shown = JSON.parse(io.out.slice(io.out.indexOf('\n') + 1));
     expect(shown.manifest.releaseNotes).toBe('Fixes <script>alert(1)</script>');
     expect(shown.signatures).toEqual([{ keyid: keyids.img, sigLength: 64 }]);
     expect(shown.payloadLength).toBe(3000);
 
     // Refusals: one line `error CODE: message`, exit 1, no stack.
     const refuse = async (args: string[], code: string) => {
-      err = '';
+      io.err = '';
       expect(await run(...args)).toBe(1);
-      expect(err).toMatch(new RegExp(`^error ${code}: .+\\n$`));
-      expect(err).not.toContain('    at ');
+      expect(io.err).toMatch(new RegExp(`^error ${code}: .+\\n$`));
+      expect(io.err).not.toContain('    at ');
     };
     await refuse(['verify', p('b.uni'), '--root', p('root.json'), '--hardware', 'esp32'], 'HARDWARE_INCOMPATIBLE');
     await refuse(['verify', p('b.uni'), '--root', p('root.json'), '--hardware', 'rpi4', '--min-security-counter', '8'], 'SECURITY_COUNTER_ROLLBACK');
@@ -99,8 +86,8 @@ describe('uniota image commands', () => {
     expect(v2.signed.version).toBe(2);
     expect(v2.signed.roles.root.keyids).toEqual([keyids.root2]);
     expect(v2.signed.roles.images.keyids).toEqual([keyids.img]);
-    out = '';
+    io.out = '';
     expect(await run('verify', p('b.uni'), '--root', p('root-v2.json'), '--hardware', 'rpi4')).toBe(0);
-    expect(out).toContain('root version 2');
+    expect(io.out).toContain('root version 2');
   });
 });

@@ -4,8 +4,9 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../main.ts';
+import { captureOutput } from '../testing/capture-output.ts';
 
 // The whole operator flow through the real CLI: init the CAs, a device makes
 // its key + CSR, the CA signs it, server and broker certificates, a
@@ -17,15 +18,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const p = (...n: string[]) => join(dir, ...n);
 const pkiDir = p('pki');
 
-let out = '';
-let err = '';
-beforeEach(() => {
-  out = '';
-  err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((err += String(c)), true));
-});
-afterEach(() => vi.restoreAllMocks());
+const io = captureOutput();
 const run = (...args: string[]) => main(['node', 'uniota', ...args]);
 const openssl = (...args: string[]) => spawnSync('openssl', args, { encoding: 'utf8' });
 
@@ -42,7 +35,7 @@ describe('uniota pki + broker-config', () => {
   it('issues, signs, revokes; openssl and a real mosquitto agree', async () => {
     expect(await run('pki', 'init', '--dir', pkiDir)).toBe(0);
     expect(await run('pki', 'init', '--dir', pkiDir)).toBe(1);
-    expect(err).toMatch(/PKI_EXISTS/);
+    expect(io.err).toMatch(/PKI_EXISTS/);
 
     // On each device: key + CSR. At the CA: sign (with the expected id).
     for (const id of ['dev-1', 'dev-2']) {
@@ -50,7 +43,7 @@ describe('uniota pki + broker-config', () => {
       expect(await run('pki', 'sign', p('devices', `${id}.csr`), '--dir', pkiDir, '--expect', id, '--out', p('devices', `${id}.pem`))).toBe(0);
     }
     expect(await run('pki', 'sign', p('devices', 'dev-1.csr'), '--dir', pkiDir, '--expect', 'dev-9', '--out', p('x.pem'))).toBe(1);
-    expect(err).toMatch(/PKI_BAD_IDENTITY/);
+    expect(io.err).toMatch(/PKI_BAD_IDENTITY/);
     expect(await run('pki', 'issue', 'uniota-server', '--profile', 'server', '--dir', pkiDir, '--out', p('server'))).toBe(0);
     const brokerDir = p('broker');
     expect(await run('pki', 'issue', 'broker', '--profile', 'broker', '--dir', pkiDir, '--out', brokerDir)).toBe(0);
@@ -62,9 +55,9 @@ describe('uniota pki + broker-config', () => {
     expect(verify(join(brokerDir, 'broker.pem')).status).not.toBe(0);
     expect(openssl('verify', '-CAfile', join(pkiDir, 'broker-ca.pem'), join(brokerDir, 'broker.pem')).status).toBe(0);
 
-    out = '';
+    io.out = '';
     expect(await run('pki', 'revoke', 'dev-2', '--dir', pkiDir)).toBe(0);
-    expect(out).toMatch(/revoked [0-9a-f]+ dev-2/);
+    expect(io.out).toMatch(/revoked [0-9a-f]+ dev-2/);
     const crl = join(pkiDir, 'crl.pem');
     const r2 = verify(p('devices', 'dev-2.pem'), '-crl_check', '-CRLfile', crl);
     expect(r2.status).not.toBe(0);
@@ -73,7 +66,7 @@ describe('uniota pki + broker-config', () => {
 
     const port = await freePort();
     expect(await run('broker-config', '--out', brokerDir, '--pki', pkiDir, '--port', String(port), '--host', '127.0.0.1')).toBe(0);
-    expect(out).not.toMatch(/still needed/);
+    expect(io.out).not.toMatch(/still needed/);
     const conf = readFileSync(join(brokerDir, 'mosquitto.conf'), 'utf8');
     expect(conf).toContain('require_certificate true');
 
