@@ -116,6 +116,7 @@ export class MqttGateway implements DeviceGateway {
         },
         status: (m) => this.#onStatus(m.message),
         'chunk-request': (m) => {
+          if (!this.#mayReceiveChunks(m.deviceId)) return;
           const refused = this.chunks.handleRequest(m.deviceId, m.message);
           if (refused !== null) this.rejections.record({ ok: false, reason: 'unexpected', detail: `chunk request refused: ${refused}`, kind: 'chunk-request' }, `chunk-request/${m.deviceId}`);
         },
@@ -217,6 +218,24 @@ export class MqttGateway implements DeviceGateway {
       if (o === 'applied') this.stats.reportsIngested += 1;
       else this.stats.reportsIgnored += 1;
     }
+  }
+
+  /**
+   * Only an accepted device gets image data. A pending, rejected or
+   * decommissioned one (or an id that never said hello) could otherwise pull
+   * any stored image by naming its id; the refusal is counted like every
+   * other dropped message and, for a known device, in its refused counter.
+   */
+  #mayReceiveChunks(deviceId: string): boolean {
+    const admission = this.#engine?.admission;
+    const state = admission?.state(deviceId);
+    if (state === 'accepted') return true;
+    if (state !== undefined) admission?.countRefused(deviceId);
+    this.rejections.record(
+      { ok: false, reason: 'unexpected', detail: `chunk request refused: device is ${state ?? 'unknown'}`, kind: 'chunk-request' },
+      `chunk-request/${deviceId}`,
+    );
+    return false;
   }
 
   #image(imageId: string): ImageEntry {
