@@ -357,7 +357,10 @@ export class UpdateAgent {
       const reason = err instanceof Error ? err.message : String(err);
       // A bad chunk or a dropped link is the network's fault, not the image's:
       // keep what is durably written and resume from it on the next offer.
-      await this.d.transport.report({ actionId: job.actionId, campaignId: job.campaignId, step: 'failed', version: job.version, code, reason, transient: true });
+      // Only an agent error that says otherwise (an offer contradicting its
+      // own signed manifest) is reported as not worth retrying.
+      const transient = err instanceof AgentError ? err.transient : true;
+      await this.d.transport.report({ actionId: job.actionId, campaignId: job.campaignId, step: 'failed', version: job.version, code, reason, transient });
       return { kind: 'stalled', code };
     }
     await slot.flush();

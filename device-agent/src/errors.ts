@@ -20,6 +20,10 @@ export const AgentErrorCode = {
   TARGET_IS_RUNNING: 'TARGET_IS_RUNNING',
   /** Downloading the image failed (network, source); the server may retry. */
   DOWNLOAD_FAILED: 'DOWNLOAD_FAILED',
+  /** The offer's transfer fields (size, chunk size, chunk count) disagree with the signed manifest. */
+  OFFER_MISMATCH: 'OFFER_MISMATCH',
+  /** Received chunks kept failing their signed hash until the retries ran out (tampering on the way). */
+  CHUNK_VERIFY_FAILED: 'CHUNK_VERIFY_FAILED',
   /** The new image booted but its health check failed. */
   HEALTH_CHECK_FAILED: 'HEALTH_CHECK_FAILED',
   /** The bootloader fell back to the old slot before the new one was committed. */

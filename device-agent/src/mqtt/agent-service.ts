@@ -39,7 +39,7 @@ export interface AgentServiceOptions {
   link?: Partial<Pick<MqttLinkOptions, 'username' | 'password' | 'backoff' | 'random' | 'tls'>>;
   logger?: ProtocolLogger;
   /** Chunk transfer tuning. */
-  transfer?: { window?: number; requestTimeoutMs?: number; maxRetries?: number; minBytesPerSecond?: number };
+  transfer?: { window?: number; requestTimeoutMs?: number; maxRetries?: number; minBytesPerSecond?: number; throughputWindowMs?: number };
   /** How long a report waits for the broker's PUBACK before the lifecycle moves on. */
   reportTimeoutMs?: number;
   now?: () => number;
@@ -157,7 +157,7 @@ export class AgentService {
       }
       this.#campaigns.set(envelope.actionId, body.campaignId);
       const header = new Uint8Array(Buffer.from(body.header, 'base64'));
-      this.#source.plan(envelope.actionId, { imageId: body.imageId, mode: body.transfer, chunkCount: body.chunkCount, header });
+      this.#source.plan(envelope.actionId, { imageId: body.imageId, mode: body.transfer, chunkCount: body.chunkCount, payloadSize: body.payloadSize, chunkSize: body.chunkSize, header });
       const now = (this.o.now ?? Date.now)();
       const w = body.maintenanceWindow;
       const outside = w !== null && (now < w.start || now >= w.end);

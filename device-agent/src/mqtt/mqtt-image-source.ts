@@ -3,9 +3,18 @@
  * agent service routes to it, requesting a window of chunks at a time and
  * acknowledging end to end. Every chunk is checked against the signed
  * manifest before it is accepted; the agent checks it again before writing.
+ *
+ * The signed manifest, not the offer, decides how many chunks there are: the
+ * offer's transfer fields are only signed by the online server key, so an
+ * offer announcing more (or fewer) chunks than the manifest is refused, and
+ * no byte past the signed length is ever requested or accepted. A sender that
+ * trickles valid chunks just fast enough to beat the re-request timeout is
+ * cut off by a minimum-throughput rule (slow retrieval, TUF); the job keeps
+ * the verified chunks and resumes from them on the next offer.
  */
-import { ChunkReceiver, realTimers } from '@uniota/protocol';
+import { ChunkReceiver, ProtocolErrorCode, realTimers } from '@uniota/protocol';
 import type { ChunkFrame, ChunkRequest, TransferMode, TransferTimers } from '@uniota/protocol';
+import { UniotaError } from '@uniota/errors';
 import { ImageError, parseBundleHeader, verifyChunk } from '@uniota/image';
 import type { Manifest } from '@uniota/image';
 import { validateManifest } from '@uniota/image';
@@ -17,8 +26,21 @@ export interface TransferPlan {
   imageId: string;
   mode: TransferMode;
   chunkCount: number;
+  /** What the offer says about the payload; must match the signed manifest. */
+  payloadSize?: number;
+  chunkSize?: number;
   header: Uint8Array;
 }
+
+/**
+ * Slow-retrieval defaults: at least 512 bytes per second, averaged over a
+ * minute. A constrained cellular link (NB-IoT / 2G, a few kB/s in poor
+ * coverage) passes with room to spare; a sender trickling one byte per second
+ * is cut off after one window. Only verified bytes count, so junk does not
+ * keep a download alive.
+ */
+export const DEFAULT_MIN_BYTES_PER_SECOND = 512;
+export const DEFAULT_THROUGHPUT_WINDOW_MS = 60_000;
 
 export interface MqttImageSourceOptions {
   sendRequest(request: ChunkRequest): Promise<void>;
@@ -27,7 +49,10 @@ export interface MqttImageSourceOptions {
   window?: number;
   requestTimeoutMs?: number;
   maxRetries?: number;
+  /** Minimum verified throughput before a download is aborted (0: no minimum); default DEFAULT_MIN_BYTES_PER_SECOND. */
   minBytesPerSecond?: number;
+  /** Period the throughput is averaged over; default DEFAULT_THROUGHPUT_WINDOW_MS. */
+  throughputWindowMs?: number;
   timers?: TransferTimers;
 }
 
@@ -58,9 +83,17 @@ export class MqttImageSource implements ImageSource {
     // The header was verified by the agent before it accepted the offer;
     // here it only supplies the chunk hashes for the receiver's check.
     const manifest: Manifest = validateManifest(JSON.parse(new TextDecoder().decode(parseBundleHeader(plan.header).manifestBytes)));
+    const signed = { chunkCount: manifest.payload.chunks.length, payloadSize: manifest.payload.size, chunkSize: manifest.payload.chunkSize };
+    const offered = { chunkCount: plan.chunkCount, payloadSize: plan.payloadSize ?? signed.payloadSize, chunkSize: plan.chunkSize ?? signed.chunkSize };
+    if (offered.chunkCount !== signed.chunkCount || offered.payloadSize !== signed.payloadSize || offered.chunkSize !== signed.chunkSize) {
+      throw new AgentError(
+        'OFFER_MISMATCH',
+        `offer announces ${offered.chunkCount} chunks / ${offered.payloadSize} bytes / chunk size ${offered.chunkSize}; the signed manifest has ${signed.chunkCount} / ${signed.payloadSize} / ${signed.chunkSize}`,
+      );
+    }
     const receiver = new ChunkReceiver({
       imageId: plan.imageId,
-      chunkCount: plan.chunkCount,
+      chunkCount: signed.chunkCount,
       mode: plan.mode,
       window: this.o.window ?? 16,
       firstMissingChunk: from,
@@ -78,12 +111,20 @@ export class MqttImageSource implements ImageSource {
       timers: this.o.timers ?? realTimers,
       ...(this.o.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: this.o.requestTimeoutMs }),
       ...(this.o.maxRetries === undefined ? {} : { maxRetries: this.o.maxRetries }),
-      ...(this.o.minBytesPerSecond === undefined ? {} : { minBytesPerSecond: this.o.minBytesPerSecond }),
+      minBytesPerSecond: this.o.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND,
+      throughputWindowMs: this.o.throughputWindowMs ?? DEFAULT_THROUGHPUT_WINDOW_MS,
     });
     this.#active = { imageId: plan.imageId, receiver };
     if (plan.mode === 'fanout') await this.o.onFanout?.(plan.imageId, true);
     try {
       await receiver.start();
+    } catch (err) {
+      // Retries ran out on chunks that kept failing their signed hash: say
+      // so, rather than blame the network with a plain timeout.
+      if (err instanceof UniotaError && err.code === ProtocolErrorCode.TRANSFER_TIMEOUT && receiver.stats.badChunks > 0) {
+        throw new AgentError('CHUNK_VERIFY_FAILED', `${receiver.stats.badChunks} chunk(s) failed verification against the signed manifest; ${err.message}`, { cause: err, transient: true });
+      }
+      throw err;
     } finally {
       this.#active = null;
       if (plan.mode === 'fanout') await this.o.onFanout?.(plan.imageId, false).catch(() => undefined);
