@@ -292,6 +292,50 @@ describe('CampaignEngine', () => {
     }
   });
 
+  it('a device whose hello was stored just before a crash still joins the running campaign after the restart', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = `${dir}/server.db`;
+      const clock = new FakeClock();
+      const first = engineFixture(2, { path, clock });
+      const { campaign } = first.engine.createCampaign({ ...baseSpec, waves: { canary: 0, percents: [100] } }, 'alice');
+      await first.engine.tick();
+      first.engine.deviceHello({ deviceId: 'late-1', hardware: 'board-a', currentVersion: '1.0.0' });
+      first.db.close(); // crash before the tick that would have enrolled it
+
+      const gw2 = new FakeGateway();
+      const second = engineFixture(2, { path, clock, gateway: gw2 });
+      await second.engine.tick();
+      expect(gw2.offeredDevices()).toEqual(['late-1']);
+      expect(second.engine.status(campaign.id).total).toBe(3);
+      second.db.close();
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('delivers the offers of a wave concurrently, not one PUBACK after another, and marks each sent once', async () => {
+    const started: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const gateway = new (class extends FakeGateway {
+      override async sendOffer(o: Parameters<FakeGateway['sendOffer']>[0]): Promise<void> {
+        started.push(o.deviceId);
+        await gate;
+        await super.sendOffer(o);
+      }
+    })();
+    const { engine } = engineFixture(20, { gateway });
+    engine.createCampaign({ ...baseSpec, waves: { canary: 0, percents: [100] } }, 'alice');
+    const tick = engine.tick();
+    await new Promise((r) => setImmediate(r));
+    expect(started).toHaveLength(20); // all handed to the gateway before the first one was acknowledged
+    release();
+    expect(await tick).toEqual({ offersSent: 20, cancelsSent: 0, sendFailures: 0 });
+    expect((await engine.tick()).offersSent).toBe(0);
+    expect(gateway.offeredDevices()).toEqual(started);
+  });
+
   it('rejects campaigns that cannot run', () => {
     const { engine } = engineFixture(2);
     expect(() => engine.createCampaign({ ...baseSpec, imageId: 'b'.repeat(64) }, 'a')).toThrow(expect.objectContaining({ code: 'SERVER_NOT_FOUND' }));

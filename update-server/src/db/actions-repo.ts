@@ -111,6 +111,38 @@ export class ActionsRepo {
     return rows.map(toAction);
   }
 
+  /**
+   * In-flight actions (given states) whose last progress is at or before
+   * `progressBefore`: the timeout sweep's candidates, found through the
+   * (campaign_id, state) index instead of reading every in-flight row each tick.
+   */
+  stale(campaignId: number, states: readonly ActionState[], progressBefore: number): Action[] {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM actions WHERE campaign_id = ? AND state IN (SELECT value FROM json_each(?))
+         AND progress_at IS NOT NULL AND progress_at <= ? ORDER BY wave, id`,
+      )
+      .all(campaignId, JSON.stringify(states), progressBefore) as Row[];
+    return rows.map(toAction);
+  }
+
+  /**
+   * Up to `limit` actions due for an offer in waves up to `maxWave`: queued,
+   * or waiting for a retry whose time has come. Ordered by wave then id, the
+   * order the engine hands out offers in.
+   */
+  due(campaignId: number, maxWave: number, now: number, limit: number): Action[] {
+    if (limit <= 0) return [];
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM actions WHERE campaign_id = ? AND wave <= ?
+         AND (state = 'queued' OR (state = 'retry_wait' AND COALESCE(next_attempt_at, 0) <= ?))
+         ORDER BY wave, id LIMIT ?`,
+      )
+      .all(campaignId, maxWave, now, limit) as Row[];
+    return rows.map(toAction);
+  }
+
   /** Every action of a device across campaigns, oldest first. */
   forDevice(deviceId: string): Action[] {
     const rows = this.db.prepare('SELECT * FROM actions WHERE device_id = ? ORDER BY id').all(deviceId) as Row[];
