@@ -16,6 +16,10 @@ export const QemuErrorCode = {
   TOOL_FAILED: 'TOOL_FAILED',
   /** The boot script file is malformed (a continuation line before any variable, a line without '='). */
   SCRIPT_INVALID: 'SCRIPT_INVALID',
+  /** UNIOTA_QEMU_ACCEL (or the accel option) is not auto, kvm or tcg. */
+  ACCEL_INVALID: 'ACCEL_INVALID',
+  /** KVM was required but QEMU cannot use it on this host. */
+  ACCEL_UNAVAILABLE: 'ACCEL_UNAVAILABLE',
 } as const;
 export type QemuErrorCode = (typeof QemuErrorCode)[keyof typeof QemuErrorCode];
 

@@ -1,6 +1,7 @@
 /** The QEMU tiers of the bootloader simulator: real U-Boot on arm64, and host-selected x86 microvm. */
 export { QemuUbootMachine, DEBIAN_UBOOT_ARM64, type QemuUbootMachineOptions } from './qemu-uboot-machine.ts';
-export { QemuMicrovmMachine, type QemuMicrovmMachineOptions, type MicrovmBootResult } from './qemu-microvm-machine.ts';
+export { QemuMicrovmMachine, microvmArgs, type QemuMicrovmMachineOptions, type MicrovmBootResult } from './qemu-microvm-machine.ts';
+export { ACCEL_ENV, accelArgs, kvmUsable, parseAccelChoice, resolveAccel, type AccelChoice, type QemuAccel } from './accel.ts';
 export type { BootOptions, BootResult, PowerCut } from './boot-result.ts';
 export type { BootOutcome } from './serial-verdict.ts';
 export { DeviceDisk, type DeviceDiskOptions } from './device-disk.ts';
