@@ -1,0 +1,114 @@
+/**
+ * Trust attacks (validly signed material used where it must not be) and
+ * wrong-target attacks (a trusted image or command, but not for this device
+ * or not any more).
+ */
+import { deviceTopic } from '@uniota/protocol';
+import type { CommandEnvelope } from '@uniota/protocol';
+import { until } from '../../helpers/until.ts';
+import { FACTORY_COUNTER } from './harness.ts';
+import { bothLayers, campaignUnderAttack, offerWithHeader } from './moves.ts';
+import type { AttackRow } from './runner.ts';
+
+export const trustRows: AttackRow[] = [
+  {
+    cls: 'trust',
+    attack: `downgrade: validly signed image with security counter ${FACTORY_COUNTER - 2} < the device floor ${FACTORY_COUNTER}, pushed as a campaign`,
+    expected: 'SECURITY_COUNTER_ROLLBACK',
+    mount: async (h, dev) => {
+      // The server accepts it (it knows no device's floor); the device must not.
+      const old = h.freshUpdate({ securityCounter: FACTORY_COUNTER - 2 });
+      const r = await campaignUnderAttack(h, dev, { legit: old });
+      return { code: r.code, how: `upload accepted (validly signed); the device refused the offer, action ${r.state}`, recorded: [{ in: 'events', code: r.code }] };
+    },
+  },
+  {
+    cls: 'trust',
+    attack: 'expired manifest (validly signed, past its expiry)',
+    expected: 'MANIFEST_EXPIRED',
+    mount: async (h, dev) => {
+      const legit = h.freshUpdate();
+      // Same version, so the same payload: only the manifest's expiry differs.
+      const expired = h.bundle({ version: legit.version, expiresInMs: -60_000 });
+      return bothLayers(h, dev, expired.bytes, legit, expired.header);
+    },
+  },
+  {
+    cls: 'trust',
+    attack: 'the online server key alone signs an installable image',
+    expected: 'KEY_NOT_AUTHORIZED',
+    mount: async (h, dev) => {
+      const legit = h.freshUpdate();
+      const forged = h.bundle({ version: legit.version, signers: [h.trust.serverSigner] });
+      return bothLayers(h, dev, forged.bytes, legit, forged.header);
+    },
+  },
+];
+
+export const targetRows: AttackRow[] = [
+  {
+    cls: 'wrong target',
+    attack: 'image signed for another hardware type',
+    expected: 'HARDWARE_INCOMPATIBLE',
+    mount: async (h, dev) => {
+      const legit = h.freshUpdate();
+      const other = h.bundle({ version: legit.version, hardware: 'other-board-9' });
+      // Uploaded, it is a valid image for other-board-9; a campaign cannot aim it at this board.
+      const img = await h.upload(other);
+      const c = await h.api('POST', '/api/v1/campaigns', { body: { name: 'wrong board', imageId: img, target: { deviceIds: [dev.id] } } });
+      const api = c.json.error?.code ?? `HTTP ${c.status}`;
+      const r = await offerWithHeader(h, dev, legit, other.header);
+      return {
+        code: r.code,
+        how: `campaign API: ${c.status} ${api}; the header slipped into a real offer: device refused, action ${r.state}`,
+        recorded: [{ in: 'events', code: r.code }],
+      };
+    },
+  },
+  {
+    cls: 'wrong target',
+    attack: 'offer addressed to another device, on this device’s topic',
+    expected: 'id-mismatch',
+    mount: async (h, dev) => {
+      const before = dev.net.service?.rejections.count('id-mismatch') ?? 0;
+      const r = await campaignUnderAttack(h, dev, {
+        offer: () => ({ deviceId: 'someone-else' }),
+        deviceRefusal: () => (dev.net.service?.rejections.count('id-mismatch') ?? 0) > before,
+      });
+      return { code: 'id-mismatch', how: `dropped by the device's decoder before the signature check; server action still ${r.state}, never answered`, recorded: [{ in: 'device', code: 'id-mismatch' }] };
+    },
+  },
+  {
+    cls: 'wrong target',
+    attack: 'offer with a past expiry (re-signed with the online key)',
+    expected: 'expired',
+    mount: async (h, dev) => {
+      const r = await campaignUnderAttack(h, dev, {
+        offer: () => ({ expiresAt: Date.now() - 60_000 }),
+        deviceRefusal: () => (dev.net.service?.refusedCommands.get('expired') ?? 0) > 0,
+      });
+      return { code: 'expired', how: `refused by the device's command guard; server action still ${r.state}, never answered`, recorded: [{ in: 'device', code: 'expired' }] };
+    },
+  },
+  {
+    cls: 'wrong target',
+    attack: 'replayed old offer (captured from an update the device already installed)',
+    expected: 'replayed',
+    setup: async (h, dev) => {
+      // A legitimate update runs to the end; the attacker keeps its offer.
+      const imageId = await h.upload(h.freshUpdate());
+      const c = await h.campaign(imageId, dev.id);
+      const a = await h.finished(c);
+      if (a.state !== 'succeeded') throw new Error(`setup update did not succeed: ${a.state} ${a.detail ?? ''}`);
+      await until('device back online after its update', () => dev.net.service !== null && h.deviceRow(dev.id)?.booted_slot === 'B', 10_000);
+    },
+    mount: async (h, dev) => {
+      const cmd = deviceTopic('command', dev.id);
+      const captured = h.relay.down.filter((m) => m.topic === cmd && (JSON.parse(m.payload.toString()) as CommandEnvelope).body.type === 'offer').at(-1);
+      if (captured === undefined) throw new Error('no offer captured');
+      h.relay.toDevices(captured);
+      await until('replay refused', () => (dev.net.service?.refusedCommands.get('replayed') ?? 0) > 0, 5000);
+      return { code: 'replayed', how: 'the exact signed offer sent again: refused by the command guard (seq not above the journaled one)', recorded: [{ in: 'device', code: 'replayed' }] };
+    },
+  },
+];
