@@ -1,5 +1,5 @@
 /** Runs batches of cases, preparing each scenario's device once per executor (main thread or worker). */
-import { buildRun, runCase } from './cases.ts';
+import { buildRun, qemuSetup, runCase } from './cases.ts';
 import type { CaseResult, CaseSpec, RunContext } from './cases.ts';
 import type { PreparedRun } from './flow-runner.ts';
 
@@ -26,7 +26,7 @@ export class CaseExecutor {
     const prepared = await p;
     const out: CaseResult[] = [];
     for (const c of batch.cases) {
-      out.push(typeof prepared === 'string' ? { scenario: c.scenario, index: c.index, name: c.name, violations: [], skipped: prepared, durationMs: 0 } : await runCase(prepared, c));
+      out.push(typeof prepared === 'string' ? { scenario: c.scenario, index: c.index, name: c.name, violations: [], skipped: prepared, durationMs: 0 } : await runCase(prepared, c, qemuSetup(this.ctx)));
     }
     return out;
   }

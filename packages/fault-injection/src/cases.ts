@@ -13,16 +13,27 @@ import type { BrokenConfig, BrokenConfigName } from './broken-configs.ts';
 import { CUT_MODES, countOperations, firstTrialBootOperation, runWithCuts, seededRandom } from './flow-runner.ts';
 import type { ExpectedOutcome, PreparedRun } from './flow-runner.ts';
 import { checkInvariants } from './invariants.ts';
+import { countQemuOperations, withQemuRun } from './qemu-flow.ts';
+import type { QemuCut, QemuSetup } from './qemu-flow.ts';
+import type { QemuTier } from './qemu-probe.ts';
 import { scenarioName } from './scenario.ts';
 import type { Scenario, ScenarioFile } from './scenario.ts';
 import type { FaultTestInputs, ImageInput } from './test-inputs.ts';
 
-/** A cut as data: `tornFraction` replaces a random() source so the plan survives structured cloning. */
-export interface CutPlan {
+/** A cut at a block operation, as data: `tornFraction` replaces a random() source so the plan survives structured cloning. */
+export interface BlockCut {
   cutAt: number;
   mode: CutMode;
   tornFraction?: number;
 }
+
+/**
+ * One power cut of a case. The in-process tier expresses a trial-boot cut as
+ * a block cut right after the bootloader's count store; the QEMU tiers kill
+ * QEMU during the trial boot instead, since their bootloader's writes are not
+ * the host's to count.
+ */
+export type CutPlan = BlockCut | { trialBoot: true };
 
 /** One runnable case of a scenario. */
 export interface CaseSpec {
@@ -51,6 +62,15 @@ export interface RunContext {
   inputs: FaultTestInputs;
   file: ScenarioFile;
   broken: BrokenConfigName | null;
+  /** Where cases run: in-process, or on QEMU devices. */
+  tier: 'in-process' | QemuTier;
+  /** The U-Boot tier's flash image (built once per run, read-only); null otherwise. */
+  ubootFlash: string | null;
+}
+
+/** The QEMU side of `ctx`, or null for the in-process tier. */
+export function qemuSetup(ctx: RunContext): QemuSetup | null {
+  return ctx.tier === 'in-process' ? null : { tier: ctx.tier, ubootFlash: ctx.ubootFlash };
 }
 
 const BOOT_LIMIT = 3;
@@ -161,6 +181,9 @@ export async function expandCases(ctx: RunContext, s: Scenario, si: number): Pro
   const built = await buildRun(ctx, s);
   if ('skip' in built) return one({ skip: built.skip });
   const p = built.run;
+  const setup = qemuSetup(ctx);
+  // Under QEMU the operations are the agent's block writes on a real VM disk (the bootloader's are its own).
+  const count = (): Promise<number> => (setup === null ? countOperations(p) : countQemuOperations(p, setup));
   switch (s.kind) {
     case 'install':
     case 'corrupt-payload':
@@ -168,7 +191,7 @@ export async function expandCases(ctx: RunContext, s: Scenario, si: number): Pro
     case 'downgrade':
       return one();
     case 'power-cut-sweep': {
-      const n = await countOperations(p);
+      const n = await count();
       const cases: CaseSpec[] = [];
       for (let i = 1; i <= n; i += s.every ?? 1) {
         for (const mode of s.modes ?? CUT_MODES) cases.push({ scenario: si, index: cases.length, name: `${name}: cut ${mode} at op ${i}/${n}`, plans: [{ cutAt: i, mode }], exact: true });
@@ -180,12 +203,15 @@ export async function expandCases(ctx: RunContext, s: Scenario, si: number): Pro
       if (at === null) return one({ skip: 'the update never reaches a trial boot (it is refused before), so there is no trial boot to cut' });
       const times = s.times ?? 1;
       // After the first cut, each power-on dies right after the bootloader's count store (its write + flush).
-      const plans: CutPlan[] = [{ cutAt: at, mode: 'after' }, ...Array.from({ length: times - 1 }, () => ({ cutAt: 2, mode: 'after' as const }))];
+      const plans: CutPlan[] =
+        setup === null
+          ? [{ cutAt: at, mode: 'after' }, ...Array.from({ length: times - 1 }, () => ({ cutAt: 2, mode: 'after' as const }))]
+          : Array.from({ length: times }, () => ({ trialBoot: true as const }));
       // Fewer cuts than bootlimit must not change the outcome; more legitimately roll back.
       return one({ plans, exact: times < BOOT_LIMIT });
     }
     case 'repeated-cuts': {
-      const n = await countOperations(p);
+      const n = await count();
       const rnd = seededRandom(s.seed ?? 1);
       const maxCuts = s.maxCuts ?? 5;
       return Array.from({ length: s.runs ?? 20 }, (_, r) => {
@@ -197,23 +223,34 @@ export async function expandCases(ctx: RunContext, s: Scenario, si: number): Pro
   }
 }
 
-function faultPlan(c: CutPlan): FaultPlan {
+function faultPlan(c: BlockCut): FaultPlan {
   if (c.tornFraction === undefined) return { cutAt: c.cutAt, mode: c.mode };
   const f = c.tornFraction;
   return { cutAt: c.cutAt, mode: c.mode, tornBytes: 'random', random: () => f };
 }
 
-/** Runs one case on a fresh clone of the prepared device. */
-export async function runCase(p: PreparedRun, c: CaseSpec, clock: () => number = Date.now): Promise<CaseResult> {
+function qemuCut(c: CutPlan): QemuCut {
+  return 'trialBoot' in c ? 'trial-boot' : faultPlan(c);
+}
+
+/** Runs one case on a fresh clone of the prepared device, or on a fresh QEMU device when `setup` says so. */
+export async function runCase(p: PreparedRun, c: CaseSpec, setup: QemuSetup | null = null, clock: () => number = Date.now): Promise<CaseResult> {
   const started = clock();
   const done = (violations: string[], skipped: string | null = null): CaseResult => ({ scenario: c.scenario, index: c.index, name: c.name, violations, skipped, durationMs: clock() - started });
   if (c.skip !== undefined) return done([], c.skip);
-  try {
-    const run = await runWithCuts(p, p.device.clone(), c.plans.map(faultPlan));
+  // A sweep row whose cut never happened proves nothing: say so rather than pass it.
+  const verdict = async (run: Parameters<typeof checkInvariants>[1] & { cutsHit: number }): Promise<string[]> => {
     const v = await checkInvariants(p, run, c.exact);
-    // A sweep row whose cut never happened proves nothing: say so rather than pass it.
     if (c.exact && run.cutsHit !== c.plans.length) v.push(`only ${run.cutsHit} of ${c.plans.length} planned cuts happened`);
-    return done(v);
+    return v;
+  };
+  try {
+    if (setup !== null) return done(await withQemuRun(p, setup, c.plans.map(qemuCut), verdict));
+    const blockCuts = c.plans.map((x) => {
+      if ('trialBoot' in x) throw new Error('a trial-boot cut by killing QEMU needs a QEMU tier');
+      return faultPlan(x);
+    });
+    return done(await verdict(await runWithCuts(p, p.device.clone(), blockCuts)));
   } catch (err) {
     return done([`run failed: ${err instanceof Error ? err.message : String(err)}`]);
   }

@@ -12,8 +12,10 @@ export const FaultTestErrorCode = {
   FLOW_UNSETTLED: 'FLOW_UNSETTLED',
   /** A worker thread failed outside of a scenario (it could not load, or crashed). */
   WORKER_FAILED: 'WORKER_FAILED',
-  /** The requested QEMU tier cannot run this image (wrong format, tool missing). */
+  /** The requested QEMU tier cannot run this image (a simulated image, wrong format, tool missing). */
   QEMU_UNAVAILABLE: 'QEMU_UNAVAILABLE',
+  /** A --break configuration is a defect of the in-process bootloader, which a QEMU tier's real bootloader cannot have. */
+  BROKEN_UNSUPPORTED: 'BROKEN_UNSUPPORTED',
   /** The run finished and at least one case violated an invariant. */
   VIOLATIONS: 'VIOLATIONS',
 } as const;

@@ -2,21 +2,26 @@
  * `uniota fault-test` as a library call: verify the inputs, expand the
  * scenarios into cases, run them (in worker threads when jobs > 1), and
  * return the verdicts with what the summary and the JUnit report need.
+ * Under a QEMU tier every case's device is a QEMU VM driven by the real agent
+ * (see qemu-flow.ts); the images' expected outcomes come from one probe boot each.
  */
 import { parseBundleHeader } from '@uniota/image';
 import type { RootDocument } from '@uniota/image';
 import type { SimBehaviour } from '@uniota/bootloader-sim';
 import { BROKEN_CONFIGS } from './broken-configs.ts';
-import type { BrokenConfigName } from './broken-configs.ts';
+import type { BrokenConfig, BrokenConfigName } from './broken-configs.ts';
 import { CaseExecutor } from './case-executor.ts';
 import type { CaseBatch } from './case-executor.ts';
 import { expandCases, imageBehaviour } from './cases.ts';
+import { FaultTestError } from './errors.ts';
 import type { CaseResult, CaseSpec, RunContext } from './cases.ts';
 import type { SuiteInfo } from './junit.ts';
 import { probeUnderQemu } from './qemu-probe.ts';
 import type { QemuTier, QemuVerdict } from './qemu-probe.ts';
 import { scenarioName } from './scenario.ts';
 import type { ScenarioFile } from './scenario.ts';
+import { prepareQemuAssets } from './qemu-assets.ts';
+import type { QemuAssets } from './qemu-assets.ts';
 import { ProgressBar } from './summary.ts';
 import type { OutputStream, ScenarioLine } from './summary.ts';
 import { prepareInputs } from './test-inputs.ts';
@@ -34,20 +39,23 @@ export interface FaultTestOptions {
   rootDocument: RootDocument;
   hardware: string;
   scenarios: ScenarioFile;
-  /** Worker threads; 1 runs in this thread. */
+  /** Worker threads; 1 runs in this thread. Under a QEMU tier each case boots VMs, so up to the cores pays. */
   jobs?: number;
   /** The devices' clock (expiry checks); default now. */
   now?: Date;
+  /** Where cases run: in-process (default), or on QEMU devices with real boots. */
   tier?: FaultTestTier;
   /** A deliberately broken configuration (self-test of the tester); default none. */
   broken?: BrokenConfigName | null;
   /** Where the progress bar is drawn (only when it is a TTY). */
   progress?: OutputStream;
   /** Boots a payload under a QEMU tier (injected by tests); default the real QEMU tiers. */
-  qemuProbe?: (payload: Uint8Array, tier: QemuTier) => Promise<QemuVerdict>;
+  qemuProbe?: (payload: Uint8Array, tier: QemuTier, opts: { flashPath?: string }) => Promise<QemuVerdict>;
 }
 
 export interface FaultTestReport {
+  /** The tier every case ran on. */
+  tier: FaultTestTier;
   results: CaseResult[];
   suites: SuiteInfo[];
   lines: ScenarioLine[];
@@ -61,32 +69,55 @@ function payloadOf(i: ImageInput): Uint8Array {
 
 /** Runs every scenario of `opts.scenarios` and returns the verdicts (sorted by scenario, then case). */
 export async function runFaultTest(opts: FaultTestOptions): Promise<FaultTestReport> {
-  const now = opts.now ?? new Date();
-  const inputs = prepareInputs({ image: opts.image, ...(opts.deployed === undefined ? {} : { deployed: opts.deployed }), rootDocument: opts.rootDocument, hardware: opts.hardware, now });
   const tier = opts.tier ?? 'in-process';
+  if (tier !== 'in-process' && opts.broken != null) {
+    const b: BrokenConfig = BROKEN_CONFIGS[opts.broken];
+    if (b.bootloaderQuirks !== undefined) {
+      throw new FaultTestError('BROKEN_UNSUPPORTED', `--break ${opts.broken} is a defect of the in-process bootloader; the QEMU ${tier} tier boots a real bootloader that cannot have it (run it without --qemu)`);
+    }
+  }
+  const assets = tier === 'in-process' ? null : await prepareQemuAssets(tier);
+  try {
+    return await runWith(opts, tier, assets);
+  } finally {
+    await assets?.dispose();
+  }
+}
+
+async function runWith(opts: FaultTestOptions, tier: FaultTestTier, assets: QemuAssets | null): Promise<FaultTestReport> {
+  const now = opts.now ?? new Date();
+  const inputs = prepareInputs({
+    image: opts.image,
+    ...(opts.deployed === undefined ? {} : { deployed: opts.deployed }),
+    rootDocument: opts.rootDocument,
+    hardware: opts.hardware,
+    now,
+    ...(assets === null ? {} : { generatedPayloads: assets.generatedPayloads }),
+  });
   const notes: string[] = [];
   if (tier !== 'in-process') {
     const probe = opts.qemuProbe ?? probeUnderQemu;
     for (const [label, img] of [['your image', inputs.image], ['the deployed image', inputs.base]] as const) {
-      if (img === inputs.base && inputs.baseIsGenerated) continue;
-      // A simulated image has no bootable payload: its signed payload already says what it does.
+      if (img.behaviourSource === 'generated') continue;
+      // Every power-on of a QEMU case really boots the slot: a simulated payload cannot boot there.
       if (img.behaviourSource === 'simulated payload') {
-        notes.push(`${label} ${img.version} is a simulated image: not booted under QEMU, its behaviour '${img.behaviour}' comes from its payload`);
-        continue;
+        throw new FaultTestError('QEMU_UNAVAILABLE', `${label} ${img.version} is a simulated image with no bootable payload; the QEMU ${tier} tier boots every image for real (run it without --qemu)`);
       }
-      const v = await probe(payloadOf(img), tier);
+      const v = await probe(payloadOf(img), tier, assets?.ubootFlash == null ? {} : { flashPath: assets.ubootFlash });
       img.behaviour = v.behaviour;
       img.behaviourSource = 'qemu';
       notes.push(`${label} ${img.version} booted under QEMU ${tier}: ${v.outcome} -> behaves '${v.behaviour}' on every trial boot`);
     }
-    notes.push(`power cuts at writes, corrupt payloads and signature checks run in-process under every tier (QEMU cannot cut power at a chosen block write); under --qemu only the images' behaviour comes from real boots`);
+    notes.push(
+      `every case ran on a QEMU ${tier} device: the agent writes the VM's disk host-side, power cuts hit its block writes there (sweep ops count the agent's writes; the bootloader's own env writes are ${tier === 'uboot' ? "U-Boot's" : "the host bootloader's"}), a trial-boot cut kills QEMU once the new image runs, and every power-on is a real boot from the disk's env`,
+    );
   } else if (inputs.image.behaviour === null) {
-    notes.push(`your image ${inputs.image.version} is not a simulated image: a real unikernel cannot run in-process, so its behaviour comes from the scenario (default 'ok'); use --qemu to measure it`);
+    notes.push(`your image ${inputs.image.version} is not a simulated image: a real unikernel cannot run in-process, so its behaviour comes from the scenario (default 'ok'); use --qemu to boot it for real`);
   }
   if (inputs.baseIsGenerated) notes.push(`no --deployed image: devices start from a generated factory image (${inputs.base.version}, counter 0) signed by a throwaway key added to a copy of your images role`);
   if (opts.broken != null) notes.push(`SELF-TEST with a deliberately broken configuration '${opts.broken}': ${BROKEN_CONFIGS[opts.broken].description}`);
 
-  const ctx: RunContext = { inputs, file: opts.scenarios, broken: opts.broken ?? null };
+  const ctx: RunContext = { inputs, file: opts.scenarios, broken: opts.broken ?? null, tier, ubootFlash: assets?.ubootFlash ?? null };
   const suites: SuiteInfo[] = [];
   const lines: ScenarioLine[] = [];
   const cases: CaseSpec[][] = [];
@@ -121,7 +152,7 @@ export async function runFaultTest(opts: FaultTestOptions): Promise<FaultTestRep
   }
   bar.finish();
   results.sort((a, b) => a.scenario - b.scenario || a.index - b.index);
-  return { results, suites, lines, notes, failedCases: results.filter((r) => r.violations.length > 0).length };
+  return { tier, results, suites, lines, notes, failedCases: results.filter((r) => r.violations.length > 0).length };
 }
 
 function behaviourNote(ctx: RunContext, asked: SimBehaviour | undefined, used: SimBehaviour): string {

@@ -37,11 +37,16 @@ export interface PreparedRun {
   unsafeAgent?: UnsafeAgentOptions;
 }
 
+/** What the invariants read of a device after a run: its disk and how it is laid out. */
+export type CheckedDevice = Pick<SimDevice, 'storage' | 'layout' | 'spec'>;
+
 /** The end of one run: the last power-on's result and everything observed on the way. */
 export interface RunRecord {
   result: PowerOnResult;
   transport: RecordingTransport;
-  device: SimDevice;
+  device: CheckedDevice;
+  /** Versions the bootloader booted on the way (the in-process manifest, or the QEMU serial banner). */
+  bootedVersions: string[];
   /** Violations seen on disk right after a cut, before power came back. */
   cutViolations?: string[];
 }
@@ -50,7 +55,7 @@ export interface RunRecord {
 export const CUT_MODES: readonly CutMode[] = ['before', 'torn', 'after'];
 
 /** The server's view: the first offer that has neither a final outcome in the journal nor a refusal. */
-function nextOfferFor(p: PreparedRun, transport: RecordingTransport) {
+export function nextOfferFor(p: PreparedRun, transport: RecordingTransport) {
   return (state: JournalState): UpdateOffer | null =>
     p.offers.find((o) => !state.history.some((h) => h.actionId === o.actionId) && !transport.reports.some((r) => r.actionId === o.actionId && r.step === 'rejected')) ?? null;
 }
@@ -84,7 +89,8 @@ export async function runWithCuts(p: PreparedRun, device: SimDevice, plans: Faul
     }
   }
   const result = await device.powerOn(base);
-  return { result, transport, device, cutsHit, cutViolations };
+  const bootedVersions = device.bootLog.flatMap((b) => (b.kind === 'booted' ? [b.manifest.version] : []));
+  return { result, transport, device, bootedVersions, cutsHit, cutViolations };
 }
 
 /**
@@ -92,7 +98,7 @@ export async function runWithCuts(p: PreparedRun, device: SimDevice, plans: Faul
  * anti-rollback floor never exceeds the committed image's counter (it rises
  * only in the commit's own journal write).
  */
-async function checkAtCut(device: SimDevice): Promise<string[]> {
+export async function checkAtCut(device: CheckedDevice): Promise<string[]> {
   const d = device.layout.data;
   const state = await new Journal(new PartitionView(device.storage, d.offset, d.length)).load();
   if (state === null || state.committed === null) return [];

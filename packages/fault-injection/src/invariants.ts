@@ -45,7 +45,7 @@ export async function checkInvariants(p: PreparedRun, run: RunRecord, exactOutco
   } catch (err) {
     v.push(`running slot does not verify: ${String(err)}`);
   }
-  for (const b of device.bootLog) if (b.kind === 'booted' && !known.has(b.manifest.version)) v.push(`booted unknown version ${b.manifest.version}`);
+  for (const version of new Set(run.bootedVersions)) if (!known.has(version)) v.push(`booted unknown version ${version}`);
   // Committed only after health: an image that fails its health check (or never runs) is never committed.
   for (const h of s.history) if (h.outcome === 'committed' && !p.healthyVersions.has(h.version)) v.push(`${h.actionId} committed ${h.version}, which fails its health check`);
   // Each offer ends exactly once (or is refused / stalled without ending), with the expected outcome.

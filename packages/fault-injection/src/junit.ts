@@ -24,19 +24,20 @@ export function escapeXml(text: string): string {
 
 const seconds = (ms: number): string => (ms / 1000).toFixed(3);
 
-/** Renders results as JUnit XML (suites in scenario order, cases in case order). */
-export function junitXml(suites: SuiteInfo[], results: CaseResult[]): string {
+/** Renders results as JUnit XML (suites in scenario order, cases in case order); `tier` is named in the report and each suite's properties. */
+export function junitXml(suites: SuiteInfo[], results: CaseResult[], tier?: string): string {
   const lines = ['<?xml version="1.0" encoding="UTF-8"?>'];
   const failures = results.filter((r) => r.violations.length > 0).length;
   const skipped = results.filter((r) => r.skipped !== null).length;
   const total = results.reduce((t, r) => t + r.durationMs, 0);
-  lines.push(`<testsuites name="uniota fault-test" tests="${results.length}" failures="${failures}" errors="0" skipped="${skipped}" time="${seconds(total)}">`);
+  lines.push(`<testsuites name="uniota fault-test${tier === undefined ? '' : ` (${escapeXml(tier)})`}" tests="${results.length}" failures="${failures}" errors="0" skipped="${skipped}" time="${seconds(total)}">`);
   suites.forEach((suite, si) => {
     const rs = results.filter((r) => r.scenario === si).sort((a, b) => a.index - b.index);
     const f = rs.filter((r) => r.violations.length > 0).length;
     const s = rs.filter((r) => r.skipped !== null).length;
     const t = rs.reduce((x, r) => x + r.durationMs, 0);
     lines.push(`  <testsuite name="${escapeXml(suite.name)}" tests="${rs.length}" failures="${f}" errors="0" skipped="${s}" time="${seconds(t)}">`);
+    if (tier !== undefined) lines.push('    <properties>', `      <property name="tier" value="${escapeXml(tier)}"/>`, '    </properties>');
     for (const r of rs) {
       const open = `    <testcase classname="uniota.fault-test.${escapeXml(suite.kind)}" name="${escapeXml(r.name)}" time="${seconds(r.durationMs)}"`;
       if (r.skipped !== null) lines.push(`${open}>`, `      <skipped message="${escapeXml(r.skipped)}"/>`, '    </testcase>');

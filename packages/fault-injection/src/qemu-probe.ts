@@ -23,17 +23,17 @@ export interface QemuVerdict {
 // that never printed its banner cannot run: the bootloader counts it like a panic.
 const OUTCOME_TO_BEHAVIOUR: Record<string, SimBehaviour> = { healthy: 'ok', unhealthy: 'unhealthy', panic: 'panic', hang: 'hang', 'no-payload': 'panic' };
 
-/** Boots `payload` once from slot A of a fresh QEMU device and returns its verdict. */
-export async function probeUnderQemu(payload: Uint8Array, tier: QemuTier, opts: { watchdogMs?: number } = {}): Promise<QemuVerdict> {
-  // Loaded only when a QEMU tier is asked for; bootloader-sim exposes it by path only.
-  const q = await import('../../../bootloader-sim/src/qemu/index.ts');
+/** Boots `payload` once from slot A of a fresh QEMU device and returns its verdict (`flashPath`: a shared U-Boot flash). */
+export async function probeUnderQemu(payload: Uint8Array, tier: QemuTier, opts: { watchdogMs?: number; flashPath?: string } = {}): Promise<QemuVerdict> {
+  // Loaded only when a QEMU tier is asked for.
+  const q = await import('@uniota/bootloader-sim/qemu');
   const dir = await mkdtemp(join(tmpdir(), 'uniota-fault-test-qemu-'));
   const env = new Map([['boot_part', 'A'], ['upgrade_available', '0'], ['bootcount', '0'], ['bootlimit', '3']]);
   try {
     const machine =
       tier === 'microvm'
         ? await q.QemuMicrovmMachine.create({ dir, env, slotSize: Math.max(1024 * 1024, Math.ceil(payload.length / 65536) * 65536), watchdogMs: opts.watchdogMs ?? 3000 })
-        : await q.QemuUbootMachine.create({ dir, env, watchdogMs: opts.watchdogMs ?? 8000 });
+        : await q.QemuUbootMachine.create({ dir, env, watchdogMs: opts.watchdogMs ?? 15_000, ...(opts.flashPath === undefined ? {} : { flashPath: opts.flashPath }) });
     try {
       await machine.disk.writeSlot('A', payload);
       const r = await machine.boot();

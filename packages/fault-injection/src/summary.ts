@@ -2,7 +2,7 @@
  * The human side of a run: a progress bar while it runs (only on a TTY, so CI
  * logs are not flooded with carriage returns) and a summary at the end.
  */
-import type { CaseResult } from './cases.ts';
+import type { CaseResult, RunContext } from './cases.ts';
 
 /** Where output goes; `isTTY` decides whether a bar is drawn. */
 export interface OutputStream {
@@ -43,9 +43,17 @@ export interface ScenarioLine {
   note: string;
 }
 
-/** The end-of-run summary: one line per scenario, then the first violations, then totals. */
-export function summaryText(scenarios: ScenarioLine[], results: CaseResult[], notes: string[], maxViolations = 20): string {
+/** What each tier's cases ran on, as the summary names it. */
+export const TIER_LABELS: Record<RunContext['tier'], string> = {
+  'in-process': 'in-process (simulated bootloader and disk in memory, the real agent)',
+  microvm: 'QEMU microvm (every power-on boots an x86 microvm; the host-side bootloader decides from the env on its disk)',
+  uboot: "QEMU U-Boot (every power-on boots real U-Boot on arm64, whose boot script reads and stores the env on the VM's disk)",
+};
+
+/** The end-of-run summary: the tier (when given), notes, one line per scenario, the first violations, then totals. */
+export function summaryText(scenarios: ScenarioLine[], results: CaseResult[], notes: string[], tier?: RunContext['tier'], maxViolations = 20): string {
   const out: string[] = [];
+  if (tier !== undefined) out.push(`tier: ${TIER_LABELS[tier]}`);
   for (const n of notes) out.push(`note: ${n}`);
   scenarios.forEach((s, si) => {
     const rs = results.filter((r) => r.scenario === si);

@@ -28,7 +28,7 @@ import type { Manifest, RootDocument, RootSigned, Signer } from '@uniota/image';
 import { FaultTestError } from './errors.ts';
 
 /** Where an image's in-process behaviour comes from. */
-export type BehaviourSource = 'simulated payload' | 'scenario' | 'qemu';
+export type BehaviourSource = 'simulated payload' | 'scenario' | 'qemu' | 'generated';
 
 /** One image the device may meet. */
 export interface ImageInput {
@@ -62,6 +62,9 @@ const DAY_MS = 86_400_000;
 const FACTORY_VERSION = '0.0.0-uniota-factory';
 const DOWNGRADE_VERSION = '0.0.1-uniota-downgrade';
 
+/** The versions of the generated images (factory, downgrade): their payloads print them in their banner. */
+export const GENERATED_VERSIONS = { factory: FACTORY_VERSION, downgrade: DOWNGRADE_VERSION } as const;
+
 function describeImage(bundle: Uint8Array, manifest: Manifest, source: BehaviourSource | null): ImageInput {
   const header = parseBundleHeader(bundle);
   const sim = parseSimImage(bundle.subarray(header.headerLength, header.headerLength + Math.min(512, manifest.payload.size)));
@@ -84,7 +87,18 @@ function roundUp(n: number, to: number): number {
 }
 
 /** Verifies the user's inputs as a device would and builds the derived images. */
-export function prepareInputs(opts: { image: Uint8Array; deployed?: Uint8Array; rootDocument: RootDocument; hardware: string; now: Date }): FaultTestInputs {
+export function prepareInputs(opts: {
+  image: Uint8Array;
+  deployed?: Uint8Array;
+  rootDocument: RootDocument;
+  hardware: string;
+  now: Date;
+  /**
+   * Healthy bootable payloads for the generated images (the QEMU tiers boot
+   * them for real); default simulated payloads, which only the in-process tier runs.
+   */
+  generatedPayloads?: { factory: Uint8Array; downgrade: Uint8Array };
+}): FaultTestInputs {
   const { now, hardware } = opts;
   // Plain copies: a Buffer (readFileSync) would become a Uint8Array in the workers anyway.
   const userBundle = new Uint8Array(opts.image);
@@ -124,25 +138,29 @@ export function prepareInputs(opts: { image: Uint8Array; deployed?: Uint8Array; 
   }
   const root = validateRootSigned({ ...userRoot, keys, roles: { ...userRoot.roles, images: { keyids, threshold } } });
 
+  const generated = opts.generatedPayloads;
   const simBundle = (version: string, securityCounter: number): Uint8Array =>
     createBundle(
       { product: 'uniota-fault-test', version, securityCounter, compatibleHardware: [hardware], createdAt: now, expiresAt: new Date(now.getTime() + 30 * DAY_MS), chunkSize: 2048 },
-      makeSimImage({ version, behaviour: 'ok' }, 16 * 1024),
+      generated === undefined ? makeSimImage({ version, behaviour: 'ok' }, 16 * 1024) : version === FACTORY_VERSION ? generated.factory : generated.downgrade,
       throwaway,
     );
   const checked = (bundle: Uint8Array): Manifest => verifyManifest(parseBundleHeader(bundle), root, { hardware, minSecurityCounter: 0, now });
+  // A generated bootable payload is built healthy: it behaves 'ok' by construction.
+  const describeGenerated = (bundle: Uint8Array): ImageInput => {
+    const d = describeImage(bundle, checked(bundle), null);
+    return generated === undefined ? d : { ...d, behaviour: 'ok', behaviourSource: 'generated' };
+  };
 
   const image = describeImage(userBundle, manifest, null);
   let base: ImageInput;
   if (deployedBundle !== undefined && deployedManifest !== null) base = describeImage(deployedBundle, deployedManifest, null);
   else {
-    const b = simBundle(FACTORY_VERSION, 0);
-    base = describeImage(b, checked(b), null);
+    base = describeGenerated(simBundle(FACTORY_VERSION, 0));
   }
   let downgrade: ImageInput | null = null;
   if (manifest.securityCounter > 0) {
-    const b = simBundle(DOWNGRADE_VERSION, manifest.securityCounter - 1);
-    downgrade = describeImage(b, checked(b), null);
+    downgrade = describeGenerated(simBundle(DOWNGRADE_VERSION, manifest.securityCounter - 1));
   }
 
   const header = parseBundleHeader(userBundle);
@@ -155,7 +173,7 @@ export function prepareInputs(opts: { image: Uint8Array; deployed?: Uint8Array; 
   // Slots sized to the largest image; the trailer holds the largest signed header.
   const headers = [userBundle, base.bundle, wrongSignature].map((b) => parseBundleHeader(b).headerLength);
   const trailerSize = Math.max(16 * 1024, roundUp(Math.max(...headers) + 4096, 4096));
-  const payloads = [manifest.payload.size, deployedManifest?.payload.size ?? 0, 16 * 1024];
+  const payloads = [manifest.payload.size, deployedManifest?.payload.size ?? 0, 16 * 1024, generated?.factory.length ?? 0, generated?.downgrade.length ?? 0];
   const slotSize = Math.max(1024 * 1024, roundUp(Math.max(...payloads) + trailerSize, 64 * 1024));
   return { root, hardware, now, image, base, baseIsGenerated: opts.deployed === undefined, wrongSignature, downgrade, slotSize, trailerSize };
 }

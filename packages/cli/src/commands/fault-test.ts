@@ -71,8 +71,8 @@ export async function faultTestCommand(o: FaultTestCliOptions, out: OutputStream
     broken: o.break !== undefined && isBrokenConfigName(o.break) ? o.break : null,
     progress: out,
   });
-  if (o.junit !== undefined) writeFileSync(o.junit, junitXml(report.suites, report.results));
-  out.write(summaryText(report.lines, report.results, report.notes));
+  if (o.junit !== undefined) writeFileSync(o.junit, junitXml(report.suites, report.results, report.tier));
+  out.write(summaryText(report.lines, report.results, report.notes, report.tier));
   if (report.failedCases > 0) {
     throw new FaultTestError('VIOLATIONS', `${report.failedCases} of ${report.results.length} cases violated invariants${o.junit === undefined ? '' : ` (details in ${o.junit})`}`);
   }
@@ -89,8 +89,11 @@ export function register(program: Command): void {
     .requiredOption('--hardware <hw>', "the devices' board name")
     .requiredOption('--scenarios <file>', 'scenario file, JSON or YAML (see docs/fault-test-scenarios.yaml)')
     .option('--junit <file>', 'write a JUnit XML report here')
-    .option('--jobs <n>', 'scenarios run in parallel in worker threads (default: the number of cores)', positiveInt)
-    .option('--qemu [tier]', 'judge trial boots by booting the images under QEMU: the x86 microvm tier, or --qemu=uboot for real U-Boot on arm64')
+    .option('--jobs <n>', 'cases run in parallel in worker threads (default: the number of cores)', positiveInt)
+    .option(
+      '--qemu [tier]',
+      'run every case on a QEMU device with real boots: the x86 microvm tier (host-side bootloader, ~50 ms a boot), or --qemu=uboot for real U-Boot on arm64 (~1 s a boot); power cuts hit the agent\'s disk writes, a trial-boot cut kills QEMU. Each case costs several boots: bound the sweep with the scenario file (every:, runs:)',
+    )
     .option('--break <config>', `self-test only: run a deliberately broken device (${Object.keys(BROKEN_CONFIGS).join(', ')}); the run must then fail`)
     .option('--now <iso>', "the devices' clock (default: now)")
     .action((o: FaultTestCliOptions) => faultTestCommand(o));
