@@ -18,4 +18,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ UNIOTA_PORT: 'http' })).toThrow(/UNIOTA_PORT/);
     expect(() => loadConfig({ UNIOTA_LOG_LEVEL: 'loud' })).toThrow(expect.objectContaining({ code: 'SERVER_CONFIG_INVALID' }));
   });
+
+  it('takes the HTTPS certificate and key from the environment, and refuses one without the other', () => {
+    const c = loadConfig({ UNIOTA_HTTPS_CERT: '/etc/uniota/api.pem', UNIOTA_HTTPS_KEY: '/etc/uniota/api.key' });
+    expect(c).toMatchObject({ httpsCertPath: '/etc/uniota/api.pem', httpsKeyPath: '/etc/uniota/api.key' });
+    expect(loadConfig({}).httpsCertPath).toBeUndefined();
+    expect(() => loadConfig({ UNIOTA_HTTPS_CERT: '/etc/uniota/api.pem' })).toThrow(/UNIOTA_HTTPS_KEY/);
+    expect(() => loadConfig({}, { httpsKeyPath: '/k' })).toThrow(expect.objectContaining({ code: 'SERVER_CONFIG_INVALID' }));
+  });
 });

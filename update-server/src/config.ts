@@ -25,6 +25,10 @@ export const ServerConfigSchema = Type.Object(
           'MQTT over TLS with client certificates: broker-ca.pem + uniota-server.pem/.key (the server connects with them); with no brokerUrl also devices-ca.pem, broker.pem/.key and crl.pem for the embedded broker',
       }),
     ),
+    httpsCertPath: Type.Optional(
+      Type.String({ minLength: 1, description: 'PEM certificate (chain) of the HTTPS API and console; with httpsKeyPath the server speaks only HTTPS (TLS 1.2+)' }),
+    ),
+    httpsKeyPath: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key of httpsCertPath' })),
     admission: Type.Union([Type.Literal('open'), Type.Literal('required')], {
       default: 'open',
       description: 'required: new devices stay pending until accepted or pre-authorized (production); open: accepted at first hello',
@@ -53,6 +57,8 @@ export const configEnv: Readonly<Record<keyof Static<typeof ServerConfigSchema>,
   maxBundleBytes: 'UNIOTA_MAX_BUNDLE_BYTES',
   admission: 'UNIOTA_ADMISSION',
   brokerTlsDir: 'UNIOTA_BROKER_TLS_DIR',
+  httpsCertPath: 'UNIOTA_HTTPS_CERT',
+  httpsKeyPath: 'UNIOTA_HTTPS_KEY',
   logLevel: 'UNIOTA_LOG_LEVEL',
 };
 
@@ -73,6 +79,13 @@ export function loadConfig(
     const key = e?.path.slice(1) ?? '';
     const envName = configEnv[key as keyof typeof configEnv];
     throw new ServerError(ServerErrorCode.Config, `invalid setting ${key}${envName ? ` (${envName})` : ''}: ${e?.message ?? 'invalid'}`);
+  }
+  // Half a TLS setup must not quietly fall back to plain HTTP.
+  if ((value.httpsCertPath === undefined) !== (value.httpsKeyPath === undefined)) {
+    throw new ServerError(
+      ServerErrorCode.Config,
+      `HTTPS needs both a certificate and its key: set ${configEnv.httpsCertPath} and ${configEnv.httpsKeyPath} together`,
+    );
   }
   return {
     ...value,

@@ -14,6 +14,7 @@ import { AuthService, newSetupToken } from './auth/auth-service.ts';
 import { MqttGateway } from './gateway/mqtt-gateway.ts';
 import { startEmbeddedBroker, startSecureEmbeddedBroker } from '@uniota/protocol';
 import { readBrokerTls } from './broker-tls.ts';
+import { readHttpsMaterial } from './https-tls.ts';
 import type { EmbeddedBroker } from '@uniota/protocol';
 
 /** A running server. */
@@ -43,6 +44,8 @@ export async function startServer(config: ServerConfig, deps: { gateway?: Device
     );
   }
   const root = parseRootDocument(readFileSync(config.trustRootPath, 'utf8'));
+  // Read before anything is started, so a bad certificate leaves nothing running.
+  const https = config.httpsCertPath !== undefined && config.httpsKeyPath !== undefined ? readHttpsMaterial(config.httpsCertPath, config.httpsKeyPath) : undefined;
   mkdirSync(config.blobDir, { recursive: true });
   const blobs = fsBlobStore(config.blobDir);
   let gateway: MqttGateway | null = null;
@@ -91,6 +94,7 @@ export async function startServer(config: ServerConfig, deps: { gateway?: Device
   const setupToken = new AuthService(db, Date.now).users.count() === 0 ? newSetupToken() : undefined;
   const http = await build({
     app, logger: { level: config.logLevel }, maxBundleBytes: config.maxBundleBytes,
+    ...(https !== undefined ? { https } : {}),
     ...(setupToken !== undefined ? { auth: { setupToken } } : {}),
   });
   if (setupToken !== undefined) {

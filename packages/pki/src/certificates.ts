@@ -11,7 +11,7 @@ export interface CaMaterial {
 }
 
 /** What kind of leaf certificate to issue; decides key usages and name rules. */
-export type CertProfile = 'device' | 'server-client' | 'broker';
+export type CertProfile = 'device' | 'server-client' | 'broker' | 'https';
 
 /** A freshly issued certificate. */
 export interface IssuedCertificate {
@@ -36,6 +36,12 @@ const profileExtensions: Record<CertProfile, object[]> = {
     { name: 'extKeyUsage', clientAuth: true },
   ],
   broker: [
+    { name: 'keyUsage', critical: true, digitalSignature: true, keyEncipherment: true },
+    { name: 'extKeyUsage', serverAuth: true },
+  ],
+  // The update server's HTTPS API and console. Same usages as the broker's,
+  // but issued by its own CA (see README, "Three CAs").
+  https: [
     { name: 'keyUsage', critical: true, digitalSignature: true, keyEncipherment: true },
     { name: 'extKeyUsage', serverAuth: true },
   ],
@@ -117,7 +123,7 @@ export function issueCertificate(
     { name: 'subjectKeyIdentifier' },
     { name: 'authorityKeyIdentifier', keyIdentifier: forge.util.hexToBytes(keyId(caCert.publicKey)) },
   ];
-  if (opts.profile === 'broker') {
+  if (opts.profile === 'broker' || opts.profile === 'https') {
     const names = opts.altNames ?? ['127.0.0.1', 'localhost'];
     ext.push({
       name: 'subjectAltName',

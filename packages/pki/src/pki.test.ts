@@ -124,6 +124,17 @@ describe('broker and server certificates', () => {
     expect(x.checkHost('evil.example')).toBeUndefined();
   });
 
+  it('gives the HTTPS API a server certificate for the names asked, usable for TLS server auth only', () => {
+    const h = issueCertificate(ca, { profile: 'https', commonName: 'updates.example', publicKeyPem: deviceKey.publicKeyPem, validDays: 5, altNames: ['updates.example', '10.1.2.3'] }, ctx);
+    const p = write('https.pem', h.certPem);
+    expect(openssl(['verify', '-purpose', 'sslserver', '-CAfile', join(dir, 'ca.pem'), p]).status).toBe(0);
+    expect(openssl(['verify', '-purpose', 'sslclient', '-CAfile', join(dir, 'ca.pem'), p]).status).not.toBe(0);
+    const x = new X509Certificate(h.certPem);
+    expect(x.checkHost('updates.example')).toBe('updates.example');
+    expect(x.checkIP('10.1.2.3')).toBe('10.1.2.3');
+    expect(x.checkHost('localhost')).toBeUndefined();
+  });
+
   it('names the server client certificate only with the reserved server identity', () => {
     expect(() =>
       issueCertificate(ca, { profile: 'server-client', commonName: 'dev-1', publicKeyPem: deviceKey.publicKeyPem, validDays: 5 }, ctx),

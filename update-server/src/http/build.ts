@@ -17,6 +17,7 @@ import { tokensRoutes } from './routes/tokens.ts';
 import { fleetRoutes } from './routes/fleet.ts';
 import { admissionRoutes } from './routes/admission.ts';
 import { registerConsole } from '../console-static.ts';
+import { HTTPS_MIN_VERSION, type HttpsMaterial } from '../https-tls.ts';
 
 /** Options of the HTTP layer. */
 export interface BuildOptions {
@@ -29,6 +30,8 @@ export interface BuildOptions {
   auth?: AuthOptions;
   /** Built console directory; default update-server/console-dist. */
   consoleDir?: string;
+  /** Serve HTTPS only (TLS 1.2+) with this certificate and key; plain HTTP otherwise. */
+  https?: HttpsMaterial;
 }
 
 /**
@@ -54,6 +57,7 @@ export const contentSecurityPolicy = {
  */
 export async function build(opts: BuildOptions): Promise<FastifyInstance & { auth: AuthService }> {
   const f = Fastify({
+    ...(opts.https !== undefined ? { https: { cert: opts.https.cert, key: opts.https.key, minVersion: HTTPS_MIN_VERSION } } : {}),
     logger: opts.logger ?? false,
     // SSE streams never end on their own; without this, close() would wait
     // for every connected console to go away.
@@ -65,7 +69,9 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance & { aut
   const auth = new AuthService(opts.app.db, opts.app.clock, opts.auth ?? {});
   await f.register(helmet, {
     contentSecurityPolicy: { useDefaults: false, directives: contentSecurityPolicy },
-    strictTransportSecurity: false, // set by the TLS terminator, which knows whether TLS is on
+    // When this server terminates TLS itself, browsers are told to never try
+    // plain http again; behind a TLS terminator, that proxy sets the header.
+    strictTransportSecurity: opts.https !== undefined ? { maxAge: 180 * 86_400, includeSubDomains: false } : false,
   });
   installGuard(f, auth);
   await f.register(swagger, {

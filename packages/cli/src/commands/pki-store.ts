@@ -8,8 +8,12 @@ import type { CaMaterial } from '@uniota/pki';
 // the CAs' private keys):
 //   device-ca.pem/.key  issues device and server-client certificates
 //   broker-ca.pem/.key  issues the broker's TLS certificate only
+//   api-ca.pem/.key     issues the update server's HTTPS certificate only
 //   issued.json         every certificate issued, with revocation marks
 //   crl.pem             the device CA's current CRL
+
+/** The CAs of one PKI directory. */
+export type CaName = 'device' | 'broker' | 'api';
 
 /** One issued certificate as recorded by the CA. */
 export interface IssuedRecord {
@@ -40,14 +44,19 @@ export class PkiStore {
     return existsSync(this.p('device-ca.pem'));
   }
 
-  /** Reads a CA ('device' or 'broker'); throws a clear error if `pki init` did not run. */
-  ca(which: 'device' | 'broker'): CaMaterial {
-    if (!this.initialized()) throw new UniotaError('PKI_NOT_INITIALIZED', `no PKI in ${this.dir} (run: uniota pki init --dir ${this.dir})`);
+  /** True when this CA's certificate is present (a PKI made before the API CA existed lacks `api`). */
+  hasCa(which: CaName): boolean {
+    return existsSync(this.p(`${which}-ca.pem`));
+  }
+
+  /** Reads a CA; throws a clear error if `pki init` did not run (or, for `api`, ran before that CA existed). */
+  ca(which: CaName): CaMaterial {
+    if (!this.initialized() || !this.hasCa(which)) throw new UniotaError('PKI_NOT_INITIALIZED', `no ${which} CA in ${this.dir} (run: uniota pki init --dir ${this.dir})`);
     return { certPem: readFileSync(this.p(`${which}-ca.pem`), 'utf8'), keyPem: readFileSync(this.p(`${which}-ca.key`), 'utf8') };
   }
 
   /** Writes a CA. */
-  writeCa(which: 'device' | 'broker', ca: CaMaterial): void {
+  writeCa(which: CaName, ca: CaMaterial): void {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     writeFileSync(this.p(`${which}-ca.pem`), ca.certPem);
     writeFileSync(this.p(`${which}-ca.key`), ca.keyPem, { mode: 0o600 });

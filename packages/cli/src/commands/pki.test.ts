@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,4 +96,46 @@ describe('uniota pki + broker-config', () => {
       child.kill('SIGTERM');
     }
   }, 60_000);
+
+  it('issues the HTTPS API certificate from its own CA, and adds that CA to a PKI made before it existed', async () => {
+    // A PKI from before the API CA (only device and broker CAs): a copy of
+    // the first test's, less the API CA (copying saves two 3072-bit key generations).
+    const old = p('old-pki');
+    cpSync(pkiDir, old, { recursive: true });
+    rmSync(join(old, 'api-ca.pem'));
+    rmSync(join(old, 'api-ca.key'));
+    const deviceCaBefore = readFileSync(join(old, 'device-ca.pem'), 'utf8');
+    expect(await run('pki', 'issue', 'api', '--profile', 'https', '--dir', old, '--out', p('api'))).toBe(1);
+    expect(io.err).toMatch(/PKI_NOT_INITIALIZED.*api CA/);
+    io.out = '';
+    expect(await run('pki', 'init', '--dir', old)).toBe(0);
+    expect(io.out.trim()).toBe(`api CA ${join(old, 'api-ca.pem')}`);
+    expect(readFileSync(join(old, 'device-ca.pem'), 'utf8')).toBe(deviceCaBefore);
+
+    expect(await run('pki', 'issue', 'api', '--profile', 'https', '--san', 'updates.example', '127.0.0.1', '--dir', old, '--out', p('api'))).toBe(0);
+    const cert = p('api', 'api.pem');
+    expect(openssl('verify', '-purpose', 'sslserver', '-CAfile', join(old, 'api-ca.pem'), cert).status).toBe(0);
+    // Neither the broker CA (what devices trust) nor the device CA vouches for it.
+    expect(openssl('verify', '-CAfile', join(old, 'broker-ca.pem'), cert).status).not.toBe(0);
+    expect(openssl('verify', '-CAfile', join(old, 'device-ca.pem'), cert).status).not.toBe(0);
+    expect(openssl('x509', '-in', cert, '-noout', '-ext', 'subjectAltName').stdout).toMatch(/DNS:updates\.example.*IP Address:127\.0\.0\.1/s);
+    expect(JSON.parse(readFileSync(join(old, 'issued.json'), 'utf8')).issued).toContainEqual(expect.objectContaining({ commonName: 'api', profile: 'https' }));
+  });
+
+  it.each([
+    ['../escaped', 'parent directory'],
+    ['/tmp/absolute', 'absolute path'],
+    ['a/../../b', 'nested traversal'],
+    ['..', 'dot-dot alone'],
+    ['%2e%2e%2fx', 'URL-encoded traversal'],
+    ['evil\u0000.pem', 'NUL byte'],
+  ])('refuses a certificate name that would leave --out: %s (%s)', async (name) => {
+    const out = p('contained', 'out');
+    expect(await run('pki', 'issue', name, '--profile', 'broker', '--dir', pkiDir, '--out', out)).toBe(1);
+    expect(io.err).toMatch(/CLI_USAGE.*cannot be used as a file name/);
+    // Nothing written anywhere: not in --out, not next to it.
+    expect(existsSync(p('contained'))).toBe(false);
+    expect(existsSync(p('escaped.pem'))).toBe(false);
+    expect(existsSync('/tmp/absolute.pem')).toBe(false);
+  });
 });

@@ -12,17 +12,29 @@ import {
   type CertProfile,
   type IssuedCertificate,
 } from '@uniota/pki';
-import { PkiStore, readText, writeOut, type PkiIndex } from './pki-store.ts';
+import { PkiStore, readText, writeOut, type CaName, type PkiIndex } from './pki-store.ts';
+import { safeFileName } from '../safe-name.ts';
 
 const DEFAULT_DIR = process.env['UNIOTA_PKI_DIR'] ?? './uniota-pki';
 const CRL_DAYS = 30;
 
 function profileOf(s: string): CertProfile {
-  const map: Record<string, CertProfile> = { device: 'device', server: 'server-client', broker: 'broker' };
+  const map: Record<string, CertProfile> = { device: 'device', server: 'server-client', broker: 'broker', https: 'https' };
   const p = map[s];
-  if (p === undefined) throw new UniotaError('PKI_BAD_PROFILE', `unknown profile ${JSON.stringify(s)} (device | server | broker)`);
+  if (p === undefined) throw new UniotaError('PKI_BAD_PROFILE', `unknown profile ${JSON.stringify(s)} (device | server | broker | https)`);
   return p;
 }
+
+// Which CA signs each profile: devices and the server's broker account share
+// the device CA (the broker's cafile); the broker and the HTTPS API each have
+// their own, so a leaked HTTPS key cannot impersonate the broker to devices.
+const issuerOf: Record<CertProfile, CaName> = { device: 'device', 'server-client': 'device', broker: 'broker', https: 'api' };
+
+const CA_NAMES: ReadonlyArray<readonly [CaName, string]> = [
+  ['device', 'uniota device CA'],
+  ['broker', 'uniota broker CA'],
+  ['api', 'uniota API CA'],
+];
 
 function record(store: PkiStore, c: IssuedCertificate, profile: CertProfile): void {
   const i = store.index();
@@ -44,30 +56,35 @@ export function register(program: Command): void {
   const pki = program.command('pki').description('device identity: CAs, certificates, CSRs, revocation (CRL)');
   const dirOpt = (c: Command) => c.option('--dir <dir>', 'PKI directory (keep it offline)', DEFAULT_DIR);
 
-  dirOpt(pki.command('init').description('create the device CA and the broker CA, and an empty CRL'))
+  dirOpt(pki.command('init').description('create the device, broker and API CAs and an empty CRL (on an existing PKI: only the CAs it lacks)'))
     .option('--days <n>', 'CA validity in days', '3650')
     .action((o: { dir: string; days: string }) => {
       const store = new PkiStore(o.dir);
-      if (store.initialized()) throw new UniotaError('PKI_EXISTS', `a PKI already exists in ${o.dir}; refusing to overwrite its CA keys`);
-      for (const [which, name] of [['device', 'uniota device CA'], ['broker', 'uniota broker CA']] as const) {
+      const existed = store.initialized();
+      // A PKI made before the API CA existed gets just that CA; existing CA keys are never replaced.
+      const missing = CA_NAMES.filter(([which]) => !store.hasCa(which));
+      if (missing.length === 0) throw new UniotaError('PKI_EXISTS', `a PKI already exists in ${o.dir}; refusing to overwrite its CA keys`);
+      for (const [which, name] of missing) {
         const k = generateKeyPair(3072);
         const certPem = createCa({ commonName: name, keyPem: k.privateKeyPem, publicKeyPem: k.publicKeyPem, validDays: Number(o.days) }, systemPkiContext);
         store.writeCa(which, { certPem, keyPem: k.privateKeyPem });
+        process.stdout.write(`${which} CA ${join(o.dir, `${which}-ca.pem`)}\n`);
       }
-      const crl = reissueCrl(store, { crlNumber: 0, issued: [] });
-      process.stdout.write(`device CA ${join(o.dir, 'device-ca.pem')}\nbroker CA ${join(o.dir, 'broker-ca.pem')}\nCRL ${crl}\n`);
+      if (!existed) process.stdout.write(`CRL ${reissueCrl(store, { crlNumber: 0, issued: [] })}\n`);
     });
 
-  dirOpt(pki.command('issue').description('generate a key HERE and issue its certificate (server, broker; devices should use csr + sign)'))
-    .argument('<name>', 'device id, "uniota-server" for the server, any name for the broker')
+  dirOpt(pki.command('issue').description('generate a key HERE and issue its certificate (server, broker, https; devices should use csr + sign)'))
+    .argument('<name>', 'device id, "uniota-server" for the server, a file name for the broker or the HTTPS API')
     .requiredOption('--out <dir>', 'where to write <name>.pem and <name>.key')
-    .option('--profile <p>', 'device | server | broker', 'device')
-    .option('--san <names...>', 'broker only: IPs/DNS names (default 127.0.0.1 localhost)')
+    .option('--profile <p>', 'device | server | broker | https (the update server\'s HTTPS API, signed by the API CA)', 'device')
+    .option('--san <names...>', 'broker and https only: IPs/DNS names clients connect to (default 127.0.0.1 localhost)')
     .option('--days <n>', 'validity in days', '825')
     .action((name: string, o: { dir: string; out: string; profile: string; san?: string[]; days: string }) => {
+      // The name becomes <out>/<name>.pem: refuse anything that could leave --out.
+      safeFileName(name, 'certificate name');
       const store = new PkiStore(o.dir);
       const profile = profileOf(o.profile);
-      const ca = store.ca(profile === 'broker' ? 'broker' : 'device');
+      const ca = store.ca(issuerOf[profile]);
       const k = generateKeyPair();
       const issued = issueCertificate(
         ca,
@@ -102,7 +119,7 @@ export function register(program: Command): void {
     .action((csrFile: string, o: { dir: string; out: string; expect?: string; profile: string; days: string }) => {
       const store = new PkiStore(o.dir);
       const profile = profileOf(o.profile);
-      if (profile === 'broker') throw new UniotaError('PKI_BAD_PROFILE', 'broker certificates are issued with `pki issue --profile broker`');
+      if (profile === 'broker' || profile === 'https') throw new UniotaError('PKI_BAD_PROFILE', `${o.profile} certificates are issued with \`pki issue --profile ${o.profile}\``);
       const issued = signCsr(
         store.ca('device'),
         readText(csrFile, 'certificate request'),
@@ -120,7 +137,7 @@ export function register(program: Command): void {
       const store = new PkiStore(o.dir);
       const i = store.index();
       const now = new Date().toISOString();
-      const hits = i.issued.filter((r) => r.revokedAt === undefined && r.profile !== 'broker' && (r.serial === what.toLowerCase() || r.commonName === what));
+      const hits = i.issued.filter((r) => r.revokedAt === undefined && issuerOf[r.profile as CertProfile] === 'device' && (r.serial === what.toLowerCase() || r.commonName === what));
       if (hits.length === 0) throw new UniotaError('PKI_NOT_FOUND', `no unrevoked device-CA certificate with serial or name ${JSON.stringify(what)}`);
       for (const r of hits) r.revokedAt = now;
       const crl = reissueCrl(store, i);

@@ -10,12 +10,16 @@ export function register(program: Command): void {
     .option('--host <host>', 'listen address (UNIOTA_HOST)')
     .option('--port <port>', 'listen port (UNIOTA_PORT)', (v) => Number(v))
     .option('--trust-root <file>', 'root.json used to verify uploads (UNIOTA_TRUST_ROOT)')
-    .action(async (o: { dataDir?: string; host?: string; port?: number; trustRoot?: string }) => {
+    .option('--https-cert <file>', 'serve HTTPS only (TLS 1.2+) with this certificate, e.g. from `uniota pki issue --profile https` (UNIOTA_HTTPS_CERT)')
+    .option('--https-key <file>', 'private key of --https-cert (UNIOTA_HTTPS_KEY)')
+    .action(async (o: { dataDir?: string; host?: string; port?: number; trustRoot?: string; httpsCert?: string; httpsKey?: string }) => {
       const config = loadConfig(process.env, {
         ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}),
         ...(o.host !== undefined ? { host: o.host } : {}),
         ...(o.port !== undefined ? { port: o.port } : {}),
         ...(o.trustRoot !== undefined ? { trustRootPath: o.trustRoot } : {}),
+        ...(o.httpsCert !== undefined ? { httpsCertPath: o.httpsCert } : {}),
+        ...(o.httpsKey !== undefined ? { httpsKeyPath: o.httpsKey } : {}),
       });
       const server = await startServer(config);
       process.stderr.write(`uniota server listening on ${server.address} (data in ${config.dataDir})\n`);
