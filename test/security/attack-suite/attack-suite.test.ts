@@ -12,8 +12,9 @@ import { Harness } from './harness.ts';
 import { renderTable, runRow, type AttackRow, type TableRow } from './runner.ts';
 import { signingRows } from './rows-signing.ts';
 import { targetRows, trustRows } from './rows-trust.ts';
+import { dataRows } from './rows-data.ts';
 
-const ROWS: AttackRow[] = [...signingRows, ...trustRows, ...targetRows];
+const ROWS: AttackRow[] = [...signingRows, ...trustRows, ...targetRows, ...dataRows];
 
 const h = new Harness();
 const table: TableRow[] = [];

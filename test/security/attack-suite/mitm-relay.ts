@@ -14,6 +14,8 @@ export interface RelayedMessage {
   topic: string;
   payload: Buffer;
   retain: boolean;
+  /** When the relay saw it (ms). */
+  at?: number;
 }
 
 /** What a tamper function does with a message: forward it as is (undefined), or send these instead (empty: drop). */
@@ -57,14 +59,14 @@ export class MitmRelay {
     const deviceSide = await connect(deviceBrokerUrl, 'mitm-device-side');
     const r = new MitmRelay(serverSide, deviceSide);
     serverSide.on('message', (topic, payload, packet) => {
-      const m = { topic, payload, retain: packet.retain };
+      const m = { topic, payload, retain: packet.retain, at: Date.now() };
       r.down.push(m);
       const deviceId = topic.startsWith(`${D}/`) ? topic.split('/')[3] ?? '' : '';
       const out = r.tampers.get(deviceId)?.(m) ?? [m];
       for (const o of out) r.toDevices(o);
     });
     deviceSide.on('message', (topic, payload, packet) => {
-      const m = { topic, payload, retain: packet.retain };
+      const m = { topic, payload, retain: packet.retain, at: Date.now() };
       r.up.push(m);
       void serverSide.publishAsync(topic, payload, { qos: 1, retain: m.retain }).catch(() => undefined);
     });
