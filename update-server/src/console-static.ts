@@ -23,6 +23,9 @@ export async function registerConsole(f: FastifyInstance, dir: string = defaultC
     c.addHook('onRoute', (route) => {
       route.config = { ...(route.config ?? {}), access: 'public' };
     });
+    // wildcard: false routes exactly the files present at start, so no
+    // request path (`..`, encoded, absolute) can name anything outside `dir`
+    // (test/security/path-traversal.test.ts).
     await c.register(fastifyStatic, { root: dir, prefix: '/', wildcard: false, index: ['index.html'] });
   });
 }
