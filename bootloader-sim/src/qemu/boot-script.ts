@@ -1,8 +1,7 @@
 /**
  * The U-Boot boot script (boot-script.env, committed next to this file) and
- * the read-only pflash image built from it with mkenvimage.
+ * the static env image built from it with mkenvimage for pflash unit 1.
  */
-import { FileBlockDevice } from '@uniota/block-device';
 import { fileURLToPath } from 'node:url';
 import type { HostFiles } from './host-files.ts';
 import type { ProcessRunner } from './process-runner.ts';
@@ -13,8 +12,8 @@ export const BOOT_SCRIPT_PATH = fileURLToPath(new URL('./boot-script.env', impor
 
 /** CONFIG_ENV_SIZE of Debian's qemu_arm64 U-Boot (env in flash at the start of pflash unit 1). */
 export const UBOOT_FLASH_ENV_SIZE = 0x40000;
-/** QEMU virt requires each pflash unit to be exactly 64 MiB. */
-export const PFLASH_SIZE = 64 * 1024 * 1024;
+/** Guest-physical base of pflash unit 1 on QEMU's virt machine, where U-Boot reads its flash env. */
+export const PFLASH1_BASE = 0x04000000;
 /** Blocks the script reads from a slot (`uniota_payload_blocks`): payloads must fit in 64 KiB. */
 export const SLOT_READ_BYTES = 0x80 * 512;
 
@@ -48,10 +47,11 @@ export function envText(vars: ReadonlyMap<string, string>): string {
 }
 
 /**
- * Builds the 64 MiB pflash image for unit 1 at `path`: the static env (the
- * boot script) as U-Boot's single-copy flash env, made by mkenvimage. QEMU
- * maps it read-only: saveenv to QEMU's pflash fails and would leave a bad
- * CRC, after which U-Boot boots its default env and tries the network.
+ * Builds the static env image for pflash unit 1 at `path`: the boot script as
+ * U-Boot's single-copy flash env (UBOOT_FLASH_ENV_SIZE bytes), made by
+ * mkenvimage. Only the env, not the whole 64 MiB unit: QEMU reads a pflash
+ * drive's entire 64 MiB into guest memory at every start (about 20 ms of CPU
+ * per boot), so QemuUbootMachine loads just these bytes into the unit instead.
  */
 export async function buildUbootFlash(
   path: string,
@@ -73,11 +73,5 @@ export async function buildUbootFlash(
   if (res.exitCode !== 0 || res.stdout.length !== UBOOT_FLASH_ENV_SIZE) {
     throw new QemuError('TOOL_FAILED', `mkenvimage failed (${res.exitCode ?? res.signal}): ${res.stderr.trim()}`);
   }
-  const flash = await FileBlockDevice.open(path, { create: true, size: PFLASH_SIZE });
-  try {
-    await flash.write(0, res.stdout);
-    await flash.flush();
-  } finally {
-    await flash.close();
-  }
+  await deps.files.write(path, res.stdout);
 }

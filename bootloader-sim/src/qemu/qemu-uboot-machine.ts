@@ -1,13 +1,13 @@
 /**
  * The reference bootloader tier: Debian's real U-Boot (qemu_arm64) under
- * qemu-system-aarch64, running boot-script.env from a read-only pflash and
+ * qemu-system-aarch64, running boot-script.env from pflash unit 1 and
  * keeping its boot state in the redundant env on the virtio disk, where the
  * agent's UBootEnvStore and fw_printenv read it.
  */
 import { join } from 'node:path';
 import { accelArgs } from './accel.ts';
 import type { BootOptions, BootResult } from './boot-result.ts';
-import { buildUbootFlash } from './boot-script.ts';
+import { PFLASH1_BASE, buildUbootFlash } from './boot-script.ts';
 import { DeviceDisk, type DeviceDiskOptions } from './device-disk.ts';
 import type { HostFiles } from './host-files.ts';
 import { NodeHostFiles } from './node-host-files.ts';
@@ -70,7 +70,11 @@ export class QemuUbootMachine {
       '-nodefaults', '-no-user-config', '-display', 'none', '-serial', 'stdio',
       // A guest reset (the script's `reset` after a failed bootm) ends this boot, like a watchdog reset would.
       '-no-reboot',
-      '-drive', `if=pflash,unit=1,format=raw,readonly=on,file=${this.flashPath}`,
+      // The static env goes into pflash unit 1 through QEMU's loader, not as a
+      // pflash drive: a drive must be the full 64 MiB and QEMU copies all of it
+      // into memory at every start. Without a drive nothing U-Boot might write
+      // there outlives the boot, so the static env stays as read-only as before.
+      '-device', `loader,file=${this.flashPath},addr=0x${PFLASH1_BASE.toString(16)},force-raw=on`,
       '-drive', `if=none,id=disk,format=raw,file=${this.disk.path}`,
       '-device', 'virtio-blk-device,drive=disk',
       '-semihosting-config', 'enable=on,target=native',
