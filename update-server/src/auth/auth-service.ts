@@ -1,4 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { AuditLog } from '../audit/audit-log.ts';
 import type { Db } from '../db/open.ts';
 import { ServerError, ServerErrorCode } from '../errors.ts';
 import { defaultPasswordCost, hashPassword, MIN_PASSWORD_LENGTH, verifyPassword, type PasswordCost } from './password.ts';
@@ -30,6 +31,7 @@ export class AuthService {
   private readonly limiter: FailureLimiter;
   private readonly cost: PasswordCost;
   private setupToken: string | undefined;
+  private readonly audit: AuditLog;
   /** Verified against for unknown usernames so a login takes as long whether or not the name exists. */
   private dummyHash: Promise<string> | undefined;
 
@@ -40,6 +42,12 @@ export class AuthService {
     this.limiter = new FailureLimiter(clock, opts.loginLimit ?? defaultLoginLimit);
     this.cost = opts.passwordCost ?? defaultPasswordCost;
     this.setupToken = opts.setupToken;
+    this.audit = new AuditLog(db, clock);
+  }
+
+  /** Audits a refused state-changing request (`auth.denied` with its code). */
+  recordDenied(actor: string, code: string, request: string): void {
+    this.audit.append(actor, 'auth.denied', request, { code });
   }
 
   /** Creates an account after checking the name is free and the password long enough. */

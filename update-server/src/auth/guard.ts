@@ -62,30 +62,42 @@ export function installGuard(f: FastifyInstance, auth: AuthService): void {
   f.addHook('onRequest', async (req) => {
     const url = req.routeOptions.url;
     if (url === undefined) return; // no route: the not-found handler answers
-    const method = req.method === 'HEAD' ? 'GET' : req.method;
-    const access = accessFor(method, url, req.routeOptions.config.access);
     const changing = !safeMethods.has(req.method);
-    if (changing) {
-      const origin = req.headers.origin;
-      const site = req.headers['sec-fetch-site'];
-      const ok = sameSiteRequest({
-        origin: typeof origin === 'string' ? origin : undefined,
-        secFetchSite: typeof site === 'string' ? site : undefined,
-        selfOrigin: `${req.protocol}://${req.host}`,
-      });
-      if (!ok) throw new ServerError(ServerErrorCode.CrossSite, 'cross-site request refused');
-    }
-    const p = identify(auth, req);
-    if (p !== undefined) req.principal = p;
-    if (access === 'public') return;
-    if (p === undefined) throw new ServerError(ServerErrorCode.Unauthenticated, 'sign in or send an API token (Authorization: Bearer)');
-    // A cookie rides along on any request the browser makes, so a session
-    // must also prove the request came from the console's own script.
-    if (changing && p.kind === 'session' && req.headers['x-csrf-token'] !== p.csrf) {
-      throw new ServerError(ServerErrorCode.CrossSite, 'missing or wrong X-CSRF-Token for this session');
-    }
-    if (!roleAtLeast(p.role, access)) {
-      throw new ServerError(ServerErrorCode.Forbidden, `${p.role} may not ${req.method} ${url} (needs ${access})`);
+    try {
+      check(auth, req, url, changing);
+    } catch (err) {
+      // A refused attempt to change something is a security event worth an
+      // audit entry (who, what, which code); refused reads are not, so
+      // browsing without a session cannot grow the audit chain.
+      if (changing && err instanceof ServerError) auth.recordDenied(`${req.principal?.name ?? 'anonymous'}@${req.ip}`, err.code, `${req.method} ${url}`);
+      throw err;
     }
   });
+}
+
+function check(auth: AuthService, req: FastifyRequest, url: string, changing: boolean): void {
+  const method = req.method === 'HEAD' ? 'GET' : req.method;
+  const access = accessFor(method, url, req.routeOptions.config.access);
+  if (changing) {
+    const origin = req.headers.origin;
+    const site = req.headers['sec-fetch-site'];
+    const ok = sameSiteRequest({
+      origin: typeof origin === 'string' ? origin : undefined,
+      secFetchSite: typeof site === 'string' ? site : undefined,
+      selfOrigin: `${req.protocol}://${req.host}`,
+    });
+    if (!ok) throw new ServerError(ServerErrorCode.CrossSite, 'cross-site request refused');
+  }
+  const p = identify(auth, req);
+  if (p !== undefined) req.principal = p;
+  if (access === 'public') return;
+  if (p === undefined) throw new ServerError(ServerErrorCode.Unauthenticated, 'sign in or send an API token (Authorization: Bearer)');
+  // A cookie rides along on any request the browser makes, so a session
+  // must also prove the request came from the console's own script.
+  if (changing && p.kind === 'session' && req.headers['x-csrf-token'] !== p.csrf) {
+    throw new ServerError(ServerErrorCode.CrossSite, 'missing or wrong X-CSRF-Token for this session');
+  }
+  if (!roleAtLeast(p.role, access)) {
+    throw new ServerError(ServerErrorCode.Forbidden, `${p.role} may not ${req.method} ${url} (needs ${access})`);
+  }
 }
