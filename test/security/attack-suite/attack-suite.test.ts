@@ -13,8 +13,9 @@ import { renderTable, runRow, type AttackRow, type TableRow } from './runner.ts'
 import { signingRows } from './rows-signing.ts';
 import { targetRows, trustRows } from './rows-trust.ts';
 import { dataRows } from './rows-data.ts';
+import { consoleRows } from './rows-console.ts';
 
-const ROWS: AttackRow[] = [...signingRows, ...trustRows, ...targetRows, ...dataRows];
+const ROWS: AttackRow[] = [...signingRows, ...trustRows, ...targetRows, ...dataRows, ...consoleRows];
 
 const h = new Harness();
 const table: TableRow[] = [];
