@@ -9,6 +9,7 @@ import type { ProtocolLogger } from '@uniota/protocol';
 import { UniotaError } from '@uniota/errors';
 import { AgentService } from '../mqtt/agent-service.ts';
 import type { AgentServiceOptions } from '../mqtt/agent-service.ts';
+import { SlotInventory, WriteTracker } from '../mqtt/slot-inventory.ts';
 import type { SimDevice } from './sim-device.ts';
 
 export interface NetworkedSimDeviceOptions {
@@ -30,11 +31,28 @@ export class NetworkedSimDevice {
   #off = false;
   /** Boots since the last power-on, including resets. */
   boots = 0;
+  /**
+   * Every write to the disk (bootloader and agent alike) goes through this,
+   * so the hello's slot inventory survives reboots: after an update only the
+   * slot just written is verified again, not both, at every hello.
+   */
+  readonly #disk: WriteTracker;
+  readonly #inventory: SlotInventory;
 
   constructor(
     readonly device: SimDevice,
     private readonly o: NetworkedSimDeviceOptions,
-  ) {}
+  ) {
+    const { slotA, slotB } = device.layout;
+    const disk = new WriteTracker(device.storage, { A: slotA, B: slotB });
+    this.#disk = disk;
+    this.#inventory = new SlotInventory((slot) => disk.generation(slot));
+  }
+
+  /** Slot verifications the hellos of this device ran (the rest were answered from the inventory). */
+  get slotVerifications(): number {
+    return this.#inventory.verifications;
+  }
 
   get deviceId(): string {
     return this.o.deviceId;
@@ -67,7 +85,7 @@ export class NetworkedSimDevice {
     const max = this.o.maxBoots ?? 10;
     for (let i = 0; i < max && !this.#off; i++) {
       this.boots += 1;
-      const booted = await this.device.bootOnce(this.device.storage, clock);
+      const booted = await this.device.bootOnce(this.#disk, clock);
       if (booted.kind === 'bricked') {
         this.o.onBoot?.({ deviceId: this.o.deviceId, slot: null, version: null, state: 'bricked' });
         return;
@@ -106,6 +124,7 @@ export class NetworkedSimDevice {
       brokerUrl: this.o.brokerUrl,
       ...(this.o.protocolVersion === undefined ? {} : { protocolVersion: this.o.protocolVersion }),
       deps,
+      slotInventory: this.#inventory,
       reboot: async () => {
         await this.powerOff();
         // Boot again outside the agent's own command queue.

@@ -45,10 +45,20 @@ export function smallDeviceSpec(root: RootSigned, hardware = 'sim-board-1'): Sim
   return { hardware, root, slotSize: 1024 * 1024, trailerSize: 16 * 1024, envSize: 0x4000, dataSize: 1024 * 1024, bootLimit: 3 };
 }
 
-/** Builds a factory-fresh disk: GPT, boot env (slot A, no trial), `factoryBundle` installed in slot A. */
-export async function provisionSimDisk(spec: SimDeviceSpec, factoryBundle: Uint8Array): Promise<{ disk: MemoryBlockDevice; layout: DiskLayout }> {
+/**
+ * Builds a factory-fresh disk: GPT, boot env (slot A, no trial),
+ * `factoryBundle` installed in slot A. `makeDisk` picks the storage (a fleet
+ * uses a SharedPageDisk); a MemoryBlockDevice by default.
+ */
+export async function provisionSimDisk(spec: SimDeviceSpec, factoryBundle: Uint8Array): Promise<{ disk: MemoryBlockDevice; layout: DiskLayout }>;
+export async function provisionSimDisk<D extends BlockDevice>(spec: SimDeviceSpec, factoryBundle: Uint8Array, makeDisk: (size: number) => D): Promise<{ disk: D; layout: DiskLayout }>;
+export async function provisionSimDisk(
+  spec: SimDeviceSpec,
+  factoryBundle: Uint8Array,
+  makeDisk: (size: number) => BlockDevice = (size) => new MemoryBlockDevice(size),
+): Promise<{ disk: BlockDevice; layout: DiskLayout }> {
   const layout = planDiskLayout({ envSize: spec.envSize, slotSize: spec.slotSize, dataSize: spec.dataSize });
-  const disk = new MemoryBlockDevice(layout.diskSize);
+  const disk = makeDisk(layout.diskSize);
   await writeGpt(disk, layout);
   const header = parseBundleHeader(factoryBundle);
   const manifest = verifyManifest(header, spec.root, { hardware: spec.hardware, minSecurityCounter: 0, now: new Date(0), checkExpiry: false });

@@ -1,8 +1,9 @@
 /**
  * The fleet simulator: N simulated devices (in-process bootloader, disk and
  * the real agent over MQTT) in one process. Every device starts as a
- * copy-on-write clone of one provisioned template disk, so a thousand
- * devices share the factory image's pages and cost little memory.
+ * copy-on-write clone of one provisioned template disk, and pages that
+ * devices write alike (the new image) are shared again on flush
+ * (SharedPageDisk), so a device's disk costs a few private KiB, not its slots.
  *
  * Faults are a mix given as data: power cuts at random moments (the device
  * drops off the broker without a goodbye and boots again from its disk) and
@@ -11,6 +12,7 @@
 import type { RootSigned } from '@uniota/image';
 import type { ProtocolLogger } from '@uniota/protocol';
 import { NetworkedSimDevice } from '../backends/networked-sim-device.ts';
+import { SharedPageDisk } from '../backends/shared-page-disk.ts';
 import { SimDevice, provisionSimDisk, smallDeviceSpec } from '../backends/sim-device.ts';
 import type { SimDeviceSpec } from '../backends/sim-device.ts';
 
@@ -68,7 +70,8 @@ export class FleetSim {
   static async create(o: FleetSimOptions): Promise<FleetSim> {
     const fleet = new FleetSim(o);
     const spec = { ...smallDeviceSpec(o.root, o.hardware ?? 'sim-board-1'), ...(o.spec ?? {}) };
-    const template = await provisionSimDisk(spec, o.factoryBundle);
+    // One page pool for the fleet: devices that wrote the same bytes share them.
+    const template = await provisionSimDisk(spec, o.factoryBundle, (size) => new SharedPageDisk(size));
     const width = String(o.count).length;
     for (let i = 0; i < o.count; i++) {
       const id = `${o.idPrefix ?? 'sim'}-${String(i + 1).padStart(width, '0')}`;

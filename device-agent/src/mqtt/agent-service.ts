@@ -16,6 +16,8 @@ import { UpdateAgent } from '../agent.ts';
 import type { AgentDeps, RunResult } from '../agent.ts';
 import type { AgentTransport, StatusReport } from '../transport.ts';
 import { MqttImageSource } from './mqtt-image-source.ts';
+import { trackSlots } from './slot-inventory.ts';
+import type { SlotInventory } from './slot-inventory.ts';
 import { toProtocolStep } from './step-map.ts';
 
 export const AGENT_VERSION = '0.1.0';
@@ -43,6 +45,13 @@ export interface AgentServiceOptions {
   /** How long a report waits for the broker's PUBACK before the lifecycle moves on. */
   reportTimeoutMs?: number;
   now?: () => number;
+  /**
+   * The hello's slot reports, cached until a slot is written. Give one that
+   * outlives a reboot only if its generations see every write to the slots
+   * (the simulated device tracks its whole disk); by default each start
+   * tracks the writes made through this agent.
+   */
+  slotInventory?: SlotInventory;
 }
 
 export class AgentService {
@@ -56,6 +65,7 @@ export class AgentService {
   #closed = false;
   readonly #source: MqttImageSource;
   readonly #campaigns = new Map<string, string>();
+  #inventory: SlotInventory | null = null;
 
   private constructor(private readonly o: AgentServiceOptions) {
     this.rejections = new RejectionCounter(o.logger === undefined ? {} : { logger: o.logger });
@@ -74,7 +84,10 @@ export class AgentService {
   static async start(o: AgentServiceOptions): Promise<AgentService> {
     const s = new AgentService(o);
     const transport: AgentTransport = { report: (r) => s.#report(r) };
-    s.#agent = await UpdateAgent.open({ ...o.deps, transport, source: s.#source });
+    let slots = o.deps.slots;
+    if (o.slotInventory !== undefined) s.#inventory = o.slotInventory;
+    else ({ slots, inventory: s.#inventory } = trackSlots(o.deps.slots));
+    s.#agent = await UpdateAgent.open({ ...o.deps, slots, transport, source: s.#source });
     const root = o.deps.root;
     s.#guard = new CommandGuard({
       deviceId: o.deviceId,
@@ -200,7 +213,8 @@ export class AgentService {
 
   async #hello(): Promise<Hello> {
     const d = this.o.deps;
-    const slot = async (s: SlotName) => {
+    const inventory = this.#inventory as SlotInventory;
+    const slot = (s: SlotName) => inventory.report(s, async () => {
       try {
         const v = await verifySlot(d.slots[s], d.trailerSize, d.root, { hardware: d.hardware, minSecurityCounter: 0, now: d.clock(), checkExpiry: false });
         return { version: v.manifest.version.slice(0, 64), bootable: true };
@@ -208,7 +222,7 @@ export class AgentService {
         if (err instanceof ImageError) return { version: null, bootable: false };
         throw err;
       }
-    };
+    });
     return {
       v: 1,
       deviceId: this.o.deviceId,
