@@ -83,6 +83,13 @@ describe('manifest validation', () => {
     expect(codeOf(() => parseManifestBytes(spaced))).toBe('MANIFEST_NOT_CANONICAL');
   });
 
+  it('refuses a number out of the double range (found by fuzzing: it escaped as a plain Error)', () => {
+    // JSON.parse reads 1e999 as Infinity, which RFC 8785 cannot encode.
+    const text = new TextDecoder().decode(encodeManifest(good)).replace('"securityCounter":3', '"securityCounter":1e999');
+    expect(text).toContain('1e999');
+    expect(codeOf(() => parseManifestBytes(new TextEncoder().encode(text)))).toBe('MANIFEST_NOT_CANONICAL');
+  });
+
   it('keeps non-ASCII release notes byte-exact', () => {
     const m: Manifest = { ...good, releaseNotes: 'Grüße 🌡️ "quoted"\n' };
     expect(parseManifestBytes(encodeManifest(m)).releaseNotes).toBe(m.releaseNotes);

@@ -161,7 +161,15 @@ export function parseManifestBytes(bytes: Uint8Array): Manifest {
     const v = (value as Record<string, unknown>).formatVersion;
     if (v !== 1) throw new ImageError('FORMAT_UNSUPPORTED', `manifest formatVersion ${JSON.stringify(v)} is not supported (expected 1)`);
   }
-  if (!bytesEqual(utf8(canonicalJson(value)), bytes)) {
+  // A number outside the double range (1e999) parses to Infinity, which has
+  // no canonical form: canonicalize throws a plain Error, not a refusal code.
+  let canonical: string;
+  try {
+    canonical = canonicalJson(value);
+  } catch (err) {
+    throw new ImageError('MANIFEST_NOT_CANONICAL', `manifest has no RFC 8785 canonical form: ${(err as Error).message}`, { cause: err });
+  }
+  if (!bytesEqual(utf8(canonical), bytes)) {
     throw new ImageError('MANIFEST_NOT_CANONICAL', 'manifest bytes are not RFC 8785 canonical JSON');
   }
   return validateManifest(value);
