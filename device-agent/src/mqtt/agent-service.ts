@@ -114,6 +114,8 @@ export class AgentService {
       },
       counter: s.rejections,
       ...(o.link ?? {}),
+      // A handler that throws must be seen: the link swallows the exception so the process survives it.
+      onHandlerError: (err, kind) => o.logger?.warn({ err: err instanceof Error ? err.message : String(err), kind }, 'agent handler failed'),
     });
     s.#enqueue(async () => s.#handle(await (s.#agent as UpdateAgent).start()));
     return s;
