@@ -10,10 +10,10 @@ import { parseBundleHeader } from '@uniota/image';
 import type { Manifest } from '@uniota/image';
 import { BROKEN_CONFIGS } from './broken-configs.ts';
 import type { BrokenConfig, BrokenConfigName } from './broken-configs.ts';
-import { CUT_MODES, countOperations, firstTrialBootOperation, runWithCuts, seededRandom } from './flow-runner.ts';
+import { CUT_MODES, firstTrialBootOperation, operationTargets, runWithCuts, seededRandom } from './flow-runner.ts';
 import type { ExpectedOutcome, PreparedRun } from './flow-runner.ts';
 import { checkInvariants } from './invariants.ts';
-import { countQemuOperations, withQemuRun } from './qemu-flow.ts';
+import { qemuOperationTargets, withQemuRun } from './qemu-flow.ts';
 import type { QemuCut, QemuSetup } from './qemu-flow.ts';
 import type { QemuTier } from './qemu-probe.ts';
 import { scenarioName } from './scenario.ts';
@@ -55,6 +55,8 @@ export interface CaseResult {
   violations: string[];
   skipped: string | null;
   durationMs: number;
+  /** Where each power cut struck (e.g. "op 12: torn write of 16384 bytes to env copy 1"), when the case cut power. */
+  cuts?: string[];
 }
 
 /** Everything a worker needs besides the case list. */
@@ -183,7 +185,7 @@ export async function expandCases(ctx: RunContext, s: Scenario, si: number): Pro
   const p = built.run;
   const setup = qemuSetup(ctx);
   // Under QEMU the operations are the agent's block writes on a real VM disk (the bootloader's are its own).
-  const count = (): Promise<number> => (setup === null ? countOperations(p) : countQemuOperations(p, setup));
+  const targets = (): Promise<string[]> => (setup === null ? operationTargets(p) : qemuOperationTargets(p, setup));
   switch (s.kind) {
     case 'install':
     case 'corrupt-payload':
@@ -191,11 +193,16 @@ export async function expandCases(ctx: RunContext, s: Scenario, si: number): Pro
     case 'downgrade':
       return one();
     case 'power-cut-sweep': {
-      const n = await count();
+      const ops = await targets();
+      const n = ops.length;
+      const wanted = s.targets;
+      // Bounded first by target, then every `every`-th of what is left.
+      const at = ops.flatMap((t, i) => (wanted === undefined || wanted.some((w) => w === t) ? [{ op: i + 1, target: t }] : [])).filter((_, k) => k % (s.every ?? 1) === 0);
       const cases: CaseSpec[] = [];
-      for (let i = 1; i <= n; i += s.every ?? 1) {
-        for (const mode of s.modes ?? CUT_MODES) cases.push({ scenario: si, index: cases.length, name: `${name}: cut ${mode} at op ${i}/${n}`, plans: [{ cutAt: i, mode }], exact: true });
+      for (const { op, target } of at) {
+        for (const mode of s.modes ?? CUT_MODES) cases.push({ scenario: si, index: cases.length, name: `${name}: cut ${mode} at op ${op}/${n} (${target})`, plans: [{ cutAt: op, mode }], exact: true });
       }
+      if (cases.length === 0) return one({ skip: `no operation of the flow touches ${wanted?.join(', ') ?? 'anything'}` });
       return cases;
     }
     case 'trial-boot-cut': {
@@ -211,7 +218,7 @@ export async function expandCases(ctx: RunContext, s: Scenario, si: number): Pro
       return one({ plans, exact: times < BOOT_LIMIT });
     }
     case 'repeated-cuts': {
-      const n = await count();
+      const n = (await targets()).length;
       const rnd = seededRandom(s.seed ?? 1);
       const maxCuts = s.maxCuts ?? 5;
       return Array.from({ length: s.runs ?? 20 }, (_, r) => {
@@ -236,21 +243,29 @@ function qemuCut(c: CutPlan): QemuCut {
 /** Runs one case on a fresh clone of the prepared device, or on a fresh QEMU device when `setup` says so. */
 export async function runCase(p: PreparedRun, c: CaseSpec, setup: QemuSetup | null = null, clock: () => number = Date.now): Promise<CaseResult> {
   const started = clock();
-  const done = (violations: string[], skipped: string | null = null): CaseResult => ({ scenario: c.scenario, index: c.index, name: c.name, violations, skipped, durationMs: clock() - started });
+  const done = (violations: string[], skipped: string | null = null, cuts: string[] = []): CaseResult => ({
+    scenario: c.scenario,
+    index: c.index,
+    name: c.name,
+    violations,
+    skipped,
+    durationMs: clock() - started,
+    ...(cuts.length === 0 ? {} : { cuts }),
+  });
   if (c.skip !== undefined) return done([], c.skip);
   // A sweep row whose cut never happened proves nothing: say so rather than pass it.
-  const verdict = async (run: Parameters<typeof checkInvariants>[1] & { cutsHit: number }): Promise<string[]> => {
+  const verdict = async (run: Parameters<typeof checkInvariants>[1] & { cutsHit: number }): Promise<CaseResult> => {
     const v = await checkInvariants(p, run, c.exact);
     if (c.exact && run.cutsHit !== c.plans.length) v.push(`only ${run.cutsHit} of ${c.plans.length} planned cuts happened`);
-    return v;
+    return done(v, null, run.cuts ?? []);
   };
   try {
-    if (setup !== null) return done(await withQemuRun(p, setup, c.plans.map(qemuCut), verdict));
+    if (setup !== null) return await withQemuRun(p, setup, c.plans.map(qemuCut), verdict);
     const blockCuts = c.plans.map((x) => {
       if ('trialBoot' in x) throw new Error('a trial-boot cut by killing QEMU needs a QEMU tier');
       return faultPlan(x);
     });
-    return done(await verdict(await runWithCuts(p, p.device.clone(), blockCuts)));
+    return await verdict(await runWithCuts(p, p.device.clone(), blockCuts));
   } catch (err) {
     return done([`run failed: ${err instanceof Error ? err.message : String(err)}`]);
   }

@@ -3,12 +3,14 @@
  * style: count the N block operations of a clean run, then cut at any i.
  */
 import { PartitionView, isPowerCut } from '@uniota/block-device';
-import type { CutMode, FaultPlan } from '@uniota/block-device';
+import type { CutMode, DiskLayout, FaultPlan } from '@uniota/block-device';
 import type { BootloaderQuirks, SimBehaviour } from '@uniota/bootloader-sim';
-import { Journal, RecordingTransport } from '@uniota/device-agent';
-import type { ImageSource, JournalState, PowerOnOptions, PowerOnResult, SimDevice, UnsafeAgentOptions, UpdateOffer, UpdateOutcome } from '@uniota/device-agent';
+import { Journal, RecordingTransport, SimDevice } from '@uniota/device-agent';
+import type { ImageSource, JournalState, PowerOnOptions, PowerOnResult, UnsafeAgentOptions, UpdateOffer, UpdateOutcome } from '@uniota/device-agent';
 import type { Manifest } from '@uniota/image';
 import { FaultTestError } from './errors.ts';
+import { OpRecorder } from './op-recorder.ts';
+import type { OpTarget } from './op-recorder.ts';
 
 /** What an offer must end with: a journaled outcome, a refusal at offer time, or a stalled download. */
 export type ExpectedOutcome = UpdateOutcome | 'rejected' | 'stalled';
@@ -49,6 +51,32 @@ export interface RunRecord {
   bootedVersions: string[];
   /** Violations seen on disk right after a cut, before power came back. */
   cutViolations?: string[];
+  /** Where each cut struck, in order (see describeCut). */
+  cuts?: string[];
+}
+
+/** Names the region a device offset falls in, so a reader sees what a cut tore. */
+function regionOf(layout: DiskLayout, offset: number): string {
+  const [e0, e1] = layout.envOffsets;
+  if (offset >= e0 && offset < e0 + layout.envSize) return 'env copy 0';
+  if (offset >= e1 && offset < e1 + layout.envSize) return 'env copy 1';
+  for (const [name, p] of [['slot A', layout.slotA], ['slot B', layout.slotB], ['data (journal)', layout.data]] as const) {
+    if (offset >= p.offset && offset < p.offset + p.length) return name;
+  }
+  return 'the partition table';
+}
+
+/**
+ * Says where a power cut struck, from its error: e.g. "op 12: torn write of
+ * 16384 bytes to env copy 1". Messages it does not know pass through.
+ */
+export function describeCut(err: unknown, layout: DiskLayout): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const w = /write #(\d+) of (\d+) bytes at (\d+) \((\w+)\)/.exec(message);
+  if (w) return `op ${w[1]}: ${w[4] === 'after' ? 'just after a' : w[4] === 'torn' ? 'torn' : 'just before a'} write of ${w[2]} bytes to ${regionOf(layout, Number(w[3]))}`;
+  const f = /flush #(\d+) \((\w+)\)/.exec(message);
+  if (f) return `op ${f[1]}: ${f[2] === 'after' ? 'just after' : 'during'} a flush`;
+  return message;
 }
 
 /** The cut modes of a sweep, in the order they are reported. */
@@ -78,6 +106,7 @@ export async function runWithCuts(p: PreparedRun, device: SimDevice, plans: Faul
   const transport = new RecordingTransport();
   const base = powerOnOptions(p, transport);
   const cutViolations: string[] = [];
+  const cuts: string[] = [];
   let cutsHit = 0;
   for (const plan of plans) {
     try {
@@ -85,12 +114,13 @@ export async function runWithCuts(p: PreparedRun, device: SimDevice, plans: Faul
     } catch (err) {
       if (!isPowerCut(err)) throw err;
       cutsHit += 1;
+      cuts.push(describeCut(err, device.layout));
       for (const v of await checkAtCut(device)) cutViolations.push(`after cut ${cutsHit}: ${v}`);
     }
   }
   const result = await device.powerOn(base);
   const bootedVersions = device.bootLog.flatMap((b) => (b.kind === 'booted' ? [b.manifest.version] : []));
-  return { result, transport, device, bootedVersions, cutsHit, cutViolations };
+  return { result, transport, device, bootedVersions, cutsHit, cutViolations, cuts };
 }
 
 /**
@@ -110,10 +140,19 @@ export async function checkAtCut(device: CheckedDevice): Promise<string[]> {
 
 /** Number of block operations of the flow run without any fault. */
 export async function countOperations(p: PreparedRun): Promise<number> {
-  const d = p.device.clone();
+  return (await operationTargets(p)).length;
+}
+
+/** What each block operation of the flow run without any fault touches (operation i is entry i-1). */
+export async function operationTargets(p: PreparedRun): Promise<OpTarget[]> {
+  const storage = p.device.clone().storage;
+  const recorder = new OpRecorder(storage, p.device.layout);
+  const d = new SimDevice(recorder, p.device.spec, p.device.layout);
   const result = await d.powerOn({ ...powerOnOptions(p, new RecordingTransport()), plan: {} });
   if (result.kind !== 'settled') throw new FaultTestError('FLOW_UNSETTLED', `the flow does not settle without faults: ${result.kind}`);
-  return d.operations;
+  // The recorder sits under the fault injector, which forwards every operation of a plan-free run.
+  if (recorder.ops.length !== d.operations) throw new FaultTestError('FLOW_UNSETTLED', `recorded ${recorder.ops.length} operations, the fault injector counted ${d.operations}`);
+  return recorder.ops;
 }
 
 /**

@@ -1,7 +1,9 @@
 export { FaultTestError, FaultTestErrorCode } from './errors.ts';
 export { ScenarioFileSchema, ScenarioSchema, SCENARIO_KINDS, parseScenarioFile, scenarioName } from './scenario.ts';
 export type { Scenario, ScenarioFile, ScenarioKind } from './scenario.ts';
-export { CUT_MODES, countOperations, firstTrialBootOperation, runWithCuts, seededRandom } from './flow-runner.ts';
+export { CUT_MODES, countOperations, describeCut, firstTrialBootOperation, operationTargets, runWithCuts, seededRandom } from './flow-runner.ts';
+export { OP_TARGETS } from './op-recorder.ts';
+export type { OpTarget } from './op-recorder.ts';
 export type { ExpectedOutcome, PreparedRun, RunRecord } from './flow-runner.ts';
 export { checkInvariants } from './invariants.ts';
 export { BROKEN_CONFIGS, isBrokenConfigName } from './broken-configs.ts';

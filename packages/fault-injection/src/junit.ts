@@ -40,14 +40,18 @@ export function junitXml(suites: SuiteInfo[], results: CaseResult[], tier?: stri
     if (tier !== undefined) lines.push('    <properties>', `      <property name="tier" value="${escapeXml(tier)}"/>`, '    </properties>');
     for (const r of rs) {
       const open = `    <testcase classname="uniota.fault-test.${escapeXml(suite.kind)}" name="${escapeXml(r.name)}" time="${seconds(r.durationMs)}"`;
+      // Where the cuts struck: what a reader needs to reproduce a failing row.
+      const out = r.cuts === undefined ? [] : [`      <system-out>${escapeXml(r.cuts.map((c) => `cut ${c}`).join('\n'))}</system-out>`];
       if (r.skipped !== null) lines.push(`${open}>`, `      <skipped message="${escapeXml(r.skipped)}"/>`, '    </testcase>');
       else if (r.violations.length > 0) {
         lines.push(
           `${open}>`,
           `      <failure type="invariant-violation" message="${escapeXml(r.violations[0] ?? '')}">${escapeXml(r.violations.join('\n'))}</failure>`,
+          ...out,
           '    </testcase>',
         );
-      } else lines.push(`${open}/>`);
+      } else if (out.length > 0) lines.push(`${open}>`, ...out, '    </testcase>');
+      else lines.push(`${open}/>`);
     }
     lines.push('  </testsuite>');
   });

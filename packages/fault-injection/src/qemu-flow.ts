@@ -21,7 +21,9 @@ import { QemuVmDevice, RecordingTransport } from '@uniota/device-agent';
 import type { PowerOnResult, VmRunResult } from '@uniota/device-agent';
 import { verifySlot } from '@uniota/image';
 import { FaultTestError } from './errors.ts';
-import { checkAtCut, nextOfferFor } from './flow-runner.ts';
+import { checkAtCut, describeCut, nextOfferFor } from './flow-runner.ts';
+import { OpRecorder } from './op-recorder.ts';
+import type { OpTarget } from './op-recorder.ts';
 import type { CheckedDevice, PreparedRun, RunRecord } from './flow-runner.ts';
 import type { QemuTier } from './qemu-probe.ts';
 
@@ -100,7 +102,7 @@ async function toPowerOnResult(r: VmRunResult, device: CheckedDevice, now: Date)
  * expected to cut), then one to completion; `use` sees the record while the
  * disk is still open (the invariants read it).
  */
-export async function withQemuRun<T>(p: PreparedRun, setup: QemuSetup, cuts: QemuCut[], use: (run: RunRecord & { cutsHit: number; operations: number }) => Promise<T>): Promise<T> {
+export async function withQemuRun<T>(p: PreparedRun, setup: QemuSetup, cuts: QemuCut[], use: (run: RunRecord & { cutsHit: number; operations: OpTarget[] }) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(await scratch(), `uniota-fault-${setup.tier}-`));
   try {
     const machine = await createMachine(setup, dir, p);
@@ -123,8 +125,8 @@ export async function withQemuRun<T>(p: PreparedRun, setup: QemuSetup, cuts: Qem
           ...(p.unsafeAgent === undefined ? {} : { unsafeAgent: p.unsafeAgent }),
         };
         const cutViolations: string[] = [];
+        const cutsSeen: string[] = [];
         let cutsHit = 0;
-        let operations = 0;
         for (const cut of cuts) {
           try {
             if (cut === 'trial-boot') {
@@ -135,11 +137,12 @@ export async function withQemuRun<T>(p: PreparedRun, setup: QemuSetup, cuts: Qem
           } catch (err) {
             if (!isPowerCut(err)) throw err;
             cutsHit += 1;
+            cutsSeen.push(describeCut(err, device.layout));
             for (const v of await checkAtCut(device)) cutViolations.push(`after cut ${cutsHit}: ${v}`);
           }
         }
-        // The last power-on counts the agent's block operations (what a sweep cuts at).
-        const counting = new FaultyBlockDevice(storage, {});
+        // The last power-on records the agent's block operations (what a sweep cuts at, numbered as FaultyBlockDevice counts).
+        const counting = new OpRecorder(storage, device.layout);
         let final: VmRunResult | null = null;
         let result: PowerOnResult;
         try {
@@ -149,9 +152,9 @@ export async function withQemuRun<T>(p: PreparedRun, setup: QemuSetup, cuts: Qem
           if (!(err instanceof Error) || !/did not settle within/.test(err.message)) throw err;
           result = { kind: 'boot-loop', boots: MAX_BOOTS };
         }
-        operations = counting.operations;
+        const operations = counting.ops;
         const bootedVersions = vm.boots.flatMap((b) => (b.version === null ? [] : [b.version]));
-        return await use({ result, transport, device, bootedVersions, cutViolations, cutsHit, operations });
+        return await use({ result, transport, device, bootedVersions, cutViolations, cuts: cutsSeen, cutsHit, operations });
       } finally {
         await storage.close();
       }
@@ -163,8 +166,8 @@ export async function withQemuRun<T>(p: PreparedRun, setup: QemuSetup, cuts: Qem
   }
 }
 
-/** Number of block operations the agent makes in a clean run of the flow on a QEMU device. */
-export async function countQemuOperations(p: PreparedRun, setup: QemuSetup): Promise<number> {
+/** What each block operation the agent makes in a clean run of the flow on a QEMU device touches. */
+export async function qemuOperationTargets(p: PreparedRun, setup: QemuSetup): Promise<OpTarget[]> {
   return withQemuRun(p, setup, [], async (run) => {
     if (run.result.kind !== 'settled') throw new FaultTestError('FLOW_UNSETTLED', `the flow does not settle on a QEMU ${setup.tier} device without faults: ${run.result.kind}`);
     return run.operations;

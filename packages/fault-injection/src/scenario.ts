@@ -24,8 +24,10 @@ const Sweep = Type.Object(
     kind: Type.Literal('power-cut-sweep'),
     ...Common,
     modes: Type.Optional(Type.Array(CutMode, { minItems: 1, uniqueItems: true })),
-    /** Cut at every `every`-th operation (1 = every write and flush). */
+    /** Cut at every `every`-th operation (1 = every write and flush), counted among `targets`. */
     every: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** Cut only at operations touching these (env, slot, journal, gpt writes; flush); default all. */
+    targets: Type.Optional(Type.Array(Type.Union([Type.Literal('env'), Type.Literal('slot'), Type.Literal('journal'), Type.Literal('gpt'), Type.Literal('flush')]), { minItems: 1, uniqueItems: true })),
   },
   { additionalProperties: false },
 );

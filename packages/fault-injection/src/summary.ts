@@ -66,7 +66,10 @@ export function summaryText(scenarios: ScenarioLine[], results: CaseResult[], no
   const violating = results.filter((r) => r.violations.length > 0);
   if (violating.length > 0) {
     out.push('', 'violations:');
-    for (const r of violating.slice(0, maxViolations)) for (const v of r.violations) out.push(`  ${r.name}: ${v}`);
+    for (const r of violating.slice(0, maxViolations)) {
+      for (const v of r.violations) out.push(`  ${r.name}: ${v}`);
+      if (r.cuts !== undefined) out.push(`    where power was cut: ${r.cuts.join('; ')}`);
+    }
     if (violating.length > maxViolations) out.push(`  … and ${violating.length - maxViolations} more cases (see the JUnit report)`);
   }
   const skipped = results.filter((r) => r.skipped !== null).length;
