@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCa, generateKeyPair, issueCertificate, systemPkiContext, type CaMaterial } from '@uniota/pki';
 import { ApiClient, AuthService, loadConfig, startServer, type RunningServer } from '@uniota/update-server';
-import { trustSetup } from '../../update-server/src/test-helpers/http-fixture.ts';
+import { makeBundle, trustSetup } from '../../update-server/src/test-helpers/http-fixture.ts';
 import { main } from '../../packages/cli/src/main.ts';
 import { captureOutput } from '../../packages/cli/src/testing/capture-output.ts';
 
@@ -19,6 +19,7 @@ let server: RunningServer;
 let port: number;
 let apiCa: CaMaterial;
 let otherCa: CaMaterial;
+let trust: ReturnType<typeof trustSetup>;
 const dir = mkdtempSync(join(tmpdir(), 'uniota-server-https-'));
 const p = (n: string) => join(dir, n);
 const io = captureOutput();
@@ -37,7 +38,7 @@ beforeAll(async () => {
   writeFileSync(p('api.key'), k.privateKeyPem);
   writeFileSync(p('api-ca.pem'), apiCa.certPem);
   writeFileSync(p('other-ca.pem'), otherCa.certPem);
-  const trust = trustSetup(Date.now());
+  trust = trustSetup(Date.now());
   writeFileSync(p('root.json'), JSON.stringify(trust.root));
   writeFileSync(p('server.key'), trust.serverKeyPem);
   const config = loadConfig(
@@ -170,6 +171,25 @@ describe('update server over HTTPS', () => {
     io.err = '';
     expect(await run('devices', '--server', server.address.replace('https:', 'http:'), '--token', token, '--ca', p('api-ca.pem'))).toBe(1);
     expect(io.err).toMatch(/not https/);
+  });
+
+  it('streams campaign events to the CLI client over HTTPS with its token (what `campaign --watch` reads)', async () => {
+    const token = new AuthService(server.app.db, Date.now).tokens.create({ name: 'watch', role: 'viewer', createdBy: 'test' }).secret;
+    const client = new ApiClient(server.address, token, { ca: apiCa.certPem });
+    server.app.engine.deviceHello({ deviceId: 'dev-1', hardware: 'board-a', currentVersion: '1.0.0' });
+    const imageId = server.app.images.upload(makeBundle(trust.imagesSigner, Date.now()), 'test').id;
+    const id = server.app.engine.createCampaign({ name: 'watched', imageId, target: { deviceIds: ['dev-1'] } }, 'test').campaign.id;
+    const ac = new AbortController();
+    let first = '';
+    for await (const chunk of client.stream(`/api/v1/campaigns/${id}/events`, ac.signal)) {
+      first += new TextDecoder().decode(chunk);
+      if (first.includes('\n\n')) break;
+    }
+    ac.abort();
+    expect(first).toMatch(/^event: snapshot\ndata: \{"campaign":\{"id":\d+,"name":"watched"/);
+    // The same stream without the token is refused: the one above was authorized by it.
+    const anonymous = new ApiClient(server.address, undefined, { ca: apiCa.certPem }).stream(`/api/v1/campaigns/${id}/events`, new AbortController().signal);
+    await expect(anonymous.next()).rejects.toMatchObject({ code: 'SERVER_UNAUTHENTICATED' });
   });
 
   it('refuses to start with a key that does not belong to the certificate (nothing left listening)', async () => {

@@ -1,4 +1,4 @@
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { ServerError, ServerErrorCode } from './errors.ts';
 
@@ -12,29 +12,36 @@ export interface ApiClientOptions {
   ca?: string;
 }
 
-interface RawResponse {
-  status: number;
-  text: string;
-}
-
 // The only network code of the client: node's http/https (global fetch cannot
 // be given a private CA without an extra dependency). TLS 1.2 at least, like the server.
-function send(url: URL, method: string, headers: Record<string, string>, body: string | Uint8Array | undefined, ca: string | undefined): Promise<RawResponse> {
+function open(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: string | Uint8Array | undefined,
+  ca: string | undefined,
+  signal?: AbortSignal,
+): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const options = { method, headers: { ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) } };
+    const options = {
+      method,
+      headers: { ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) },
+      ...(signal !== undefined ? { signal } : {}),
+    };
     const req =
       url.protocol === 'https:'
         ? httpsRequest(url, { ...options, minVersion: 'TLSv1.2', ...(ca !== undefined ? { ca } : {}) })
         : httpRequest(url, options);
     req.on('error', reject);
-    req.on('response', (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('error', reject);
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString('utf8') }));
-    });
+    req.on('response', resolve);
     req.end(body);
   });
+}
+
+async function readAll(res: IncomingMessage): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const c of res) parts.push(c as Buffer);
+  return Buffer.concat(parts).toString('utf8');
 }
 
 /**
@@ -49,7 +56,7 @@ export class ApiClient {
     private readonly token?: string,
     private readonly options: ApiClientOptions = {},
   ) {
-    const protocol = new URL(base).protocol;
+    const protocol = URL.canParse(base) ? new URL(base).protocol : '';
     if (protocol !== 'http:' && protocol !== 'https:') throw new ServerError(ServerErrorCode.BadRequest, `server URL must be http:// or https://, got ${base}`);
     if (options.ca !== undefined && protocol !== 'https:') {
       // A CA given for a plain-http URL means the operator expected TLS: never send the token in clear instead.
@@ -59,8 +66,7 @@ export class ApiClient {
 
   /** Sends a request and returns the parsed JSON body. */
   async request<T = unknown>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
-    const headers: Record<string, string> = {};
-    if (this.token !== undefined && this.token !== '') headers['authorization'] = `Bearer ${this.token}`;
+    const headers = this.#headers();
     let payload: string | Uint8Array | undefined;
     if (body instanceof Uint8Array) {
       headers['content-type'] = 'application/octet-stream';
@@ -69,19 +75,58 @@ export class ApiClient {
       headers['content-type'] = contentType;
       payload = JSON.stringify(body);
     }
-    let res: RawResponse;
+    const res = await this.#open(method, path, headers, payload);
+    let text: string;
     try {
-      res = await send(new URL(path, this.base), method, headers, payload, this.options.ca);
+      text = await readAll(res);
     } catch (err) {
-      const why = err instanceof Error ? `: ${err.message}` : '';
-      throw new ServerError(ServerErrorCode.Gateway, `cannot reach the update server at ${this.base}${why}`, { cause: err, transient: true });
+      throw this.#unreachable(err);
     }
-    const json = res.text === '' ? undefined : (JSON.parse(res.text) as unknown);
-    if (res.status < 200 || res.status >= 300) {
-      const e = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
-      const code = (Object.values(ServerErrorCode) as string[]).includes(e?.code ?? '') ? (e!.code as ServerErrorCode) : ServerErrorCode.Internal;
-      throw new ServerError(code, e?.message ?? `HTTP ${res.status}`);
-    }
+    const json = text === '' ? undefined : (JSON.parse(text) as unknown);
+    if (!ok(res)) throw failure(res, json);
     return json as T;
   }
+
+  /**
+   * A streaming GET (the server-sent event routes): yields the body as it
+   * arrives, with the same token and CA as every other call, until the
+   * server ends it or `signal` aborts (which throws an AbortError).
+   */
+  async *stream(path: string, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+    const res = await this.#open('GET', path, this.#headers(), undefined, signal);
+    if (!ok(res)) {
+      const text = await readAll(res);
+      throw failure(res, text === '' ? undefined : (JSON.parse(text) as unknown));
+    }
+    for await (const chunk of res) yield chunk as Buffer;
+  }
+
+  #headers(): Record<string, string> {
+    const headers: Record<string, string> = {};
+    if (this.token !== undefined && this.token !== '') headers['authorization'] = `Bearer ${this.token}`;
+    return headers;
+  }
+
+  async #open(method: string, path: string, headers: Record<string, string>, payload: string | Uint8Array | undefined, signal?: AbortSignal): Promise<IncomingMessage> {
+    try {
+      return await open(new URL(path, this.base), method, headers, payload, this.options.ca, signal);
+    } catch (err) {
+      if (signal?.aborted === true) throw err;
+      throw this.#unreachable(err);
+    }
+  }
+
+  #unreachable(err: unknown): ServerError {
+    const why = err instanceof Error ? `: ${err.message}` : '';
+    return new ServerError(ServerErrorCode.Gateway, `cannot reach the update server at ${this.base}${why}`, { cause: err, transient: true });
+  }
+}
+
+const ok = (res: IncomingMessage) => (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300;
+
+// The server's own error code when it sent one, so the CLI prints what the API documents.
+function failure(res: IncomingMessage, json: unknown): ServerError {
+  const e = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
+  const code = (Object.values(ServerErrorCode) as string[]).includes(e?.code ?? '') ? (e!.code as ServerErrorCode) : ServerErrorCode.Internal;
+  return new ServerError(code, e?.message ?? `HTTP ${res.statusCode ?? 0}`);
 }

@@ -48,16 +48,13 @@ async function watch(o: Opts, id: string): Promise<void> {
   }
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());
-  const res = await fetch(new URL(`/api/v1/campaigns/${id}/events`, o.server), { signal: ac.signal });
-  const reader = res.body?.getReader();
-  if (reader === undefined) throw new UniotaError('SERVER_INTERNAL', 'event stream has no body');
+  // Through the client, so the stream carries the token and trusts --ca like every other call.
+  const events = client.stream(`/api/v1/campaigns/${encodeURIComponent(id)}/events`, ac.signal);
   const decoder = new TextDecoder();
   let buf = '';
   let pending: Promise<boolean> | null = null;
   try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
+    for await (const value of events) {
       buf += decoder.decode(value, { stream: true });
       if (!buf.includes('\n\n')) continue;
       buf = buf.slice(buf.lastIndexOf('\n\n') + 2);
