@@ -2,6 +2,7 @@ import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectAs, mustConnect, rawTls, record, serverObserver, settle, startBroker, type BrokerUnderTest } from './brokers.ts';
 import { makeSecurityPki, type SecurityPki } from './pki-fixture.ts';
+import { publishTablePart } from './attack-table.ts';
 
 /**
  * MQTT attacks against BOTH brokers running the production security rules
@@ -19,11 +20,9 @@ beforeAll(() => {
 });
 
 afterAll(() => {
-  const w = [9, 48, 38];
-  const line = (c: string[]) => c.map((x, i) => x.padEnd(w[i] ?? 0)).join(' | ');
-  const out = [line(['broker', 'attack', 'expected']) + ' | observed', '-'.repeat(150)];
-  for (const r of rows) out.push(`${line([r.broker, r.attack, r.expected])} | ${r.observed}`);
-  console.log(`\nMQTT attack table\n${out.join('\n')}\n`);
+  // Reported into issue #6's one attack table (see attack-table.ts).
+  const md = publishTablePart('mqtt', rows.map((r) => ({ cls: `MQTT (${r.broker})`, attack: r.attack, expected: r.expected, observed: r.observed })));
+  console.log(`\n${md}`);
 });
 
 const D = 'uniota/v1/devices';

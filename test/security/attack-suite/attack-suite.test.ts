@@ -3,13 +3,14 @@
  * real mosquitto brokers with the attacker's relay between them, and a real
  * agent on a fresh simulated device per row. Every row is refused, and the
  * runner's five checks hold after each (see runner.ts). The table
- * `attack | expected | observed` is printed at the end and written to
+ * `attack | expected | observed` (with the MQTT rows of mqtt-attacks.test.ts,
+ * see ../attack-table.ts) is printed at the end and written to
  * test-results/attack-table.md.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { Harness } from './harness.ts';
-import { renderTable, runRow, type AttackRow, type TableRow } from './runner.ts';
+import { runRow, type AttackRow } from './runner.ts';
+import { publishTablePart, type TableRow } from '../attack-table.ts';
 import { signingRows } from './rows-signing.ts';
 import { targetRows, trustRows } from './rows-trust.ts';
 import { dataRows } from './rows-data.ts';
@@ -26,11 +27,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await h.stop();
-  const md = renderTable(table);
-  console.log(`\nAttack table (${table.length} of ${ROWS.length} rows passed all five checks)\n${md}\n`);
-  const dir = new URL('../../../test-results/', import.meta.url);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(new URL('attack-table.md', dir), `# Attack table\n\n${md}\n`);
+  const md = publishTablePart('end-to-end', table);
+  console.log(`\n${table.length} of ${ROWS.length} end-to-end rows passed all five checks\n${md}`);
 }, 60_000);
 
 describe('attack suite: every attack refused, nothing installed, state consistent, refusal recorded', () => {

@@ -9,14 +9,15 @@
  *  3. the inactive slot was not activated (boot_part, upgrade_available and
  *     bootcount as before: no trial armed);
  *  4. the server state is consistent: no action succeeded, the device's
- *     reported version is unchanged, campaigns the row did not touch have the
- *     same counts;
+ *     reported version is unchanged, the device's earlier campaigns keep
+ *     their counts (a replay does not reopen them);
  *  5. the refusal was recorded with its code where the row says: the server's
  *     events table, its audit log, or (for commands the device refuses without
  *     answering) the device's own refusal counters.
  */
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
+import type { TableRow } from '../attack-table.ts';
 import type { Harness, SuiteDevice } from './harness.ts';
 
 /** Where a refusal must show up, with its code. */
@@ -46,13 +47,6 @@ export interface AttackRow {
   mount(h: Harness, dev: SuiteDevice): Promise<Observed>;
 }
 
-/** One line of the printed table. */
-export interface TableRow {
-  cls: string;
-  attack: string;
-  expected: string;
-  observed: string;
-}
 
 interface Snapshot {
   boots: number;
@@ -86,8 +80,12 @@ async function snapshot(h: Harness, dev: SuiteDevice): Promise<Snapshot> {
     committed: JSON.stringify(service?.agent.state.committed ?? null),
     env: await dev.env(),
     serverVersion: h.deviceRow(dev.id)?.current_version,
+    // The campaigns that concern this device (others move on by themselves, e.g. time out).
     campaigns: new Map(
-      (db.prepare('SELECT id FROM campaigns').all() as { id: number }[]).map((c) => [c.id, JSON.stringify(h.server.app.engine.status(c.id).counts)]),
+      (db.prepare('SELECT DISTINCT campaign_id AS id FROM actions WHERE device_id = ?').all(dev.id) as { id: number }[]).map((c) => [
+        c.id,
+        JSON.stringify(h.server.app.engine.status(c.id).counts),
+      ]),
     ),
     maxEvent: (db.prepare('SELECT COALESCE(MAX(id), 0) AS n FROM events').get() as { n: number }).n,
     maxAudit: (db.prepare('SELECT COALESCE(MAX(seq), 0) AS n FROM audit_log').get() as { n: number }).n,
@@ -139,14 +137,4 @@ export async function runRow(h: Harness, row: AttackRow, deviceId: string): Prom
   const label = { events: 'server events', audit: 'server audit log', device: 'device refusal counter' } as const;
   const where = seen.recorded.map((r) => `${label[r.in]} (${r.code})`).join(' + ');
   return { cls: row.cls, attack: row.attack, expected: row.expected, observed: `${seen.code}: ${seen.how}; nothing installed or armed; recorded in ${where}` };
-}
-
-/** The table as markdown: attack | expected | observed. */
-export function renderTable(rows: readonly TableRow[]): string {
-  const esc = (s: string) => s.replace(/\|/g, '\\|');
-  return [
-    '| class | attack | expected | observed |',
-    '|---|---|---|---|',
-    ...rows.map((r) => `| ${esc(r.cls)} | ${esc(r.attack)} | ${esc(r.expected)} | ${esc(r.observed)} |`),
-  ].join('\n');
 }
