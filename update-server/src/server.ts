@@ -100,6 +100,9 @@ export async function startServer(config: ServerConfig, deps: { gateway?: Device
   if (setupToken !== undefined) {
     process.stderr.write(`no operator accounts yet: open the console and use setup token ${setupToken} to create the first admin (or run \`uniota user create --role admin\`)\n`);
   }
+  if (https === undefined && !['127.0.0.1', '::1', 'localhost'].includes(config.host)) {
+    http.log.warn(`plain HTTP on ${config.host}: passwords, tokens and session cookies cross the network in clear; set UNIOTA_HTTPS_CERT and UNIOTA_HTTPS_KEY (docs/production.md)`);
+  }
   if (config.devSigningKeyPath !== undefined) {
     http.log.warn('DEVELOPMENT SIGNING ENABLED: this server can sign images with a key it holds; never run it like this in production');
   }
