@@ -39,4 +39,19 @@ describe('junitXml', () => {
     expect(p.cases.map((c) => c.name)).toEqual(['a0', 'a1', 'b0']);
     expect(p.cases[2]?.skipped).toBe('counter is 0');
   });
+
+  it('names the tier in the report and each suite, and says where a case cut power', () => {
+    const cut: CaseResult = { ...result(0, 0, 'cut torn at op 12/30 (env)', ['env still has a trial pending']), cuts: ['op 12: torn write of 16384 bytes to env copy 1'] };
+    const xml = junitXml([{ name: 'env writes', kind: 'power-cut-sweep' }], [cut, { ...result(0, 1, 'clean'), cuts: ['power cut during boot 2 (slot B)'] }], 'uboot');
+    const script = `
+import json, sys, xml.etree.ElementTree as ET
+r = ET.fromstring(sys.stdin.read())
+print(json.dumps({'name': r.get('name'), 'tiers': [p.get('value') for p in r.iter('property') if p.get('name') == 'tier'],
+  'out': [c.findtext('system-out') for c in r.iter('testcase')]}))`;
+    expect(JSON.parse(execFileSync('python3', ['-c', script], { input: xml, encoding: 'utf8' }))).toEqual({
+      name: 'uniota fault-test (uboot)',
+      tiers: ['uboot'],
+      out: ['cut op 12: torn write of 16384 bytes to env copy 1', 'cut power cut during boot 2 (slot B)'],
+    });
+  });
 });

@@ -51,4 +51,12 @@ describe('summaryText', () => {
       ].join('\n'),
     );
   });
+
+  it('names the tier first and, under a violation, where power was cut', () => {
+    const bad: CaseResult = { ...r(0, 0, ['runs 1.0.0, expected 2.0.0']), cuts: ['op 3: torn write of 828 bytes to slot B'] };
+    const lines = summaryText([{ name: 'sweep', note: '' }], [bad], [], 'microvm').split('\n');
+    expect(lines[0]).toMatch(/^tier: QEMU microvm \(/);
+    expect(lines).toContain('  s0c0: runs 1.0.0, expected 2.0.0');
+    expect(lines).toContain('    where power was cut: op 3: torn write of 828 bytes to slot B');
+  });
 });
