@@ -15,8 +15,9 @@ import { signingRows } from './rows-signing.ts';
 import { targetRows, trustRows } from './rows-trust.ts';
 import { dataRows } from './rows-data.ts';
 import { consoleRows } from './rows-console.ts';
+import { mqttRows } from './rows-mqtt.ts';
 
-const ROWS: AttackRow[] = [...signingRows, ...trustRows, ...targetRows, ...dataRows, ...consoleRows];
+const ROWS: AttackRow[] = [...signingRows, ...trustRows, ...targetRows, ...mqttRows, ...dataRows, ...consoleRows];
 
 const h = new Harness();
 const table: TableRow[] = [];

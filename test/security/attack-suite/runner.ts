@@ -35,7 +35,7 @@ export interface Observed {
 
 /** One attack, as data. */
 export interface AttackRow {
-  cls: 'signing' | 'trust' | 'wrong target' | 'endless/slow data' | 'console/API';
+  cls: 'signing' | 'trust' | 'wrong target' | 'MQTT' | 'endless/slow data' | 'console/API';
   attack: string;
   /** The code it must be refused with. */
   expected: string;
@@ -73,7 +73,7 @@ async function snapshot(h: Harness, dev: SuiteDevice): Promise<Snapshot> {
   const db = h.server.app.db;
   const service = dev.net.service;
   const refusals = new Map<string, number>(service?.refusedCommands ?? []);
-  for (const reason of ['id-mismatch', 'schema', 'malformed', 'oversized']) refusals.set(reason, service?.rejections.count(reason as never) ?? 0);
+  for (const reason of ['id-mismatch', 'schema', 'malformed', 'oversized', 'unknown-topic']) refusals.set(reason, service?.rejections.count(reason as never) ?? 0);
   return {
     boots: dev.net.boots,
     runningSlot: dev.net.device.bootLog.at(-1)?.kind === 'booted' ? (dev.net.device.bootLog.at(-1) as { slot: string }).slot : undefined,
