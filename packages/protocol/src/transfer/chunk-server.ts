@@ -43,6 +43,13 @@ interface FanoutDevice {
   next: number;
   window: number;
   lastSeen: number;
+  /**
+   * Whether the device has asked for anything yet. A device subscribes to
+   * the image's stream before its first request, so only then can a
+   * publish reach it; an expected device that has not asked is waited for
+   * (up to the linger), but a chunk published before it asked is not on its way to it.
+   */
+  asked: boolean;
 }
 
 interface ImageState {
@@ -102,7 +109,7 @@ export class ChunkServer {
     if (image === undefined) return;
     const now = this.#o.timers.now();
     for (const id of deviceIds) {
-      if (!image.devices.has(id)) image.devices.set(id, { next: 0, window: MAX_WINDOW, lastSeen: now });
+      if (!image.devices.has(id)) image.devices.set(id, { next: 0, window: MAX_WINDOW, lastSeen: now, asked: false });
     }
   }
 
@@ -140,7 +147,7 @@ export class ChunkServer {
     } else {
       const prev = image.devices.get(deviceId);
       const span = want.length > 0 ? (want[want.length - 1] ?? 0) - request.next + 1 : 0;
-      image.devices.set(deviceId, { next: request.next, window: prev === undefined || prev.window === MAX_WINDOW ? Math.max(1, span) : Math.max(prev.window, span), lastSeen: now });
+      image.devices.set(deviceId, { next: request.next, window: prev === undefined || !prev.asked ? Math.max(1, span) : Math.max(prev.window, span), lastSeen: now, asked: true });
     }
     for (const i of want) {
       const sent = image.recent.get(i);
@@ -237,14 +244,15 @@ export class ChunkServer {
   }
 
   /**
-   * Devices that will accept chunk `index` when it arrives: a fan-out
+   * Devices that will accept chunk `index` when it arrives: subscribed (they
+   * asked for something already), and a fan-out
    * receiver keeps frames up to two windows past its `next`, and `next` only
    * grows, so `next <= index < next + 2 * window` stays true for a device
    * that does not have the chunk yet.
    */
   #covering(image: ImageState, index: number): Set<string> {
     const out = new Set<string>();
-    for (const [id, d] of image.devices) if (index >= d.next && index < d.next + 2 * d.window) out.add(id);
+    for (const [id, d] of image.devices) if (d.asked && index >= d.next && index < d.next + 2 * d.window) out.add(id);
     return out;
   }
 

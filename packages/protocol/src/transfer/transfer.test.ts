@@ -290,6 +290,31 @@ describe('chunk transfer (loopback broker)', () => {
     expect(published).toEqual([0, 1, 0, 1]);
   });
 
+  it('fan-out: a chunk published before an expected device first asked is published again when it asks', async () => {
+    const r = rig(10);
+    const published: number[] = [];
+    const server = new ChunkServer({
+      publish: (_t, p) => void published.push(p.readUInt32BE(12)),
+      readChunk: (_id, i) => r.image[i]!,
+      timers: r.timers,
+      inFlightGuardMs: 250,
+      lingerMs: 10,
+    });
+    server.addImage(IMAGE, 10);
+    server.expectDevices(IMAGE, ['fast', 'late']);
+    server.handleRequest('fast', { v: 1, imageId: IMAGE, mode: 'fanout', next: 0, want: [0, 1] });
+    await r.timers.advance(10); // the linger ran out waiting for 'late'
+    expect(published).toEqual([0, 1]);
+    // 'late' subscribed only now, within the guard: those copies never reached it.
+    server.handleRequest('late', { v: 1, imageId: IMAGE, mode: 'fanout', next: 0, want: [0, 1] });
+    await r.timers.advance(10);
+    expect(published).toEqual([0, 1, 0, 1]);
+    // Once both have asked, a repeat within the guard is still suppressed.
+    server.handleRequest('late', { v: 1, imageId: IMAGE, mode: 'fanout', next: 0, want: [0, 1] });
+    await r.timers.advance(10);
+    expect(published).toEqual([0, 1, 0, 1]);
+  });
+
   it('unicast: a device repeating its request does not multiply server egress', async () => {
     const r = rig(10);
     const published: number[] = [];
