@@ -27,23 +27,23 @@ const bundle = (version: string, payload: Uint8Array, securityCounter: number) =
   createBundle({ product: 'thermostat', version, securityCounter, compatibleHardware: [TEST_HARDWARE], createdAt: TEST_NOW, expiresAt: new Date(TEST_NOW.getTime() + 86400_000), chunkSize: 4096 }, payload, [trust.imageSigner]);
 const real = async (arch: 'x86' | 'aarch64', version: string, behaviour: PayloadBehaviour, counter: number) => bundle(version, await buildPayload({ arch, version, behaviour }), counter);
 
-// A clean install, torn (and whole) env writes, a few other cuts, a cut while the new image is on trial.
-const SMALL = (every: number, envModes = '[torn, after]') => `version: 1
+// A clean install, torn env writes, a cut while the new image is on trial, and (when `every` is given) a few other cuts.
+const SMALL = (every?: number) => `version: 1
 scenarios:
   - name: clean install
     kind: install
   - name: env writes
     kind: power-cut-sweep
     targets: [env]
-    modes: ${envModes}
-  - name: other cuts
-    kind: power-cut-sweep
-    targets: [slot, journal]
-    modes: [before]
-    every: ${every}
+    modes: [torn]
   - name: trial boot
     kind: trial-boot-cut
-`;
+${every === undefined ? '' : `  - name: other cuts
+    kind: power-cut-sweep
+    targets: [slot, journal]
+    modes: [before, after]
+    every: ${every}
+`}`;
 const INSTALL_ONLY = parseScenarioFile('version: 1\nscenarios:\n  - kind: install\n', 'i.yaml');
 
 const names = (r: FaultTestReport) => r.results.map((x) => x.name);
@@ -55,11 +55,14 @@ function expectSmallPassed(r: FaultTestReport): void {
   expect(r.results.every((x) => x.skipped === null)).toBe(true);
   // The agent writes one env copy to arm the trial and one to commit it: each is torn.
   const env = cutsOf(r, 1);
-  expect(env.filter((c) => /torn write of \d+ bytes to env copy [01]/.test(c)).length).toBeGreaterThanOrEqual(2);
-  expect(cutsOf(r, 2).length).toBeGreaterThanOrEqual(1);
-  expect(cutsOf(r, 2).every((c) => /just before a write of \d+ bytes to (slot B|data \(journal\))/.test(c))).toBe(true);
+  expect(env.length).toBeGreaterThanOrEqual(2);
+  expect(env.every((c) => /^op \d+: torn write of \d+ bytes to env copy [01]$/.test(c))).toBe(true);
   // QEMU killed while the new image (slot B) runs its trial boot.
-  expect(cutsOf(r, 3)).toEqual([expect.stringMatching(/^power cut during boot \d+ \(slot B\)$/)]);
+  expect(cutsOf(r, 2)).toEqual([expect.stringMatching(/^power cut during boot \d+ \(slot B\)$/)]);
+  if (r.suites.length > 3) {
+    expect(cutsOf(r, 3).length).toBeGreaterThanOrEqual(2);
+    expect(cutsOf(r, 3).every((c) => /^op \d+: just (before|after) a write of \d+ bytes to (slot B|data \(journal\))$/.test(c))).toBe(true);
+  }
 }
 
 describe('fault-test --qemu (x86 microvm: host-side bootloader, real boots)', () => {
@@ -88,9 +91,9 @@ describe('fault-test --qemu (x86 microvm: host-side bootloader, real boots)', ()
 
   it('runs a small scenario (install, env and other cuts, trial-boot cut): real cuts where planned, no violation', async () => {
     const r = await runFaultTest({ image: await real('x86', '2.0.0', 'healthy', 2), deployed: await real('x86', '1.0.0', 'healthy', 1), rootDocument: trust.rootDoc, hardware: TEST_HARDWARE,
-      scenarios: parseScenarioFile(SMALL(6), 's.yaml'), now: TEST_NOW, tier: 'microvm', jobs: 2 });
+      scenarios: parseScenarioFile(SMALL(8), 's.yaml'), now: TEST_NOW, tier: 'microvm', jobs: 2 });
     expect(r.tier).toBe('microvm');
-    expect(names(r).filter((n) => n.startsWith('env writes: ')).every((n) => /^env writes: cut (torn|after) at op \d+\/\d+ \(env\)$/.test(n))).toBe(true);
+    expect(names(r).filter((n) => n.startsWith('env writes: ')).every((n) => /^env writes: cut torn at op \d+\/\d+ \(env\)$/.test(n))).toBe(true);
     expectSmallPassed(r);
   }, 300_000);
 
@@ -128,7 +131,7 @@ describe('fault-test --qemu (x86 microvm: host-side bootloader, real boots)', ()
 describe('fault-test --qemu=uboot (real U-Boot on arm64 runs its boot script on the disk env)', () => {
   it('runs the small scenario with real U-Boot boots: real cuts where planned, no violation', async () => {
     const r = await runFaultTest({ image: await real('aarch64', '2.0.0', 'healthy', 2), deployed: await real('aarch64', '1.0.0', 'healthy', 1), rootDocument: trust.rootDoc, hardware: TEST_HARDWARE,
-      scenarios: parseScenarioFile(SMALL(40, '[torn]'), 'u.yaml'), now: TEST_NOW, tier: 'uboot', jobs: 2 });
+      scenarios: parseScenarioFile(SMALL(), 'u.yaml'), now: TEST_NOW, tier: 'uboot', jobs: 2 });
     expect(r.tier).toBe('uboot');
     expect(r.notes.join('\n')).toContain('every case ran on a QEMU uboot device');
     expectSmallPassed(r);
