@@ -128,10 +128,13 @@ export class MqttGateway implements DeviceGateway {
   }
 
   async stop(): Promise<void> {
-    this.#flush();
-    if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
+    // Reports keep arriving until the link is closed; flushing only after
+    // that ingests them all while the database is still open. (Flushing
+    // first left a report arriving during close() to a timer that fired
+    // after the server closed the database: an uncaught exception.)
     await this.#link?.close();
     this.#link = null;
+    this.#flush();
   }
 
   async sendOffer(offer: UpdateOffer): Promise<void> {
