@@ -12,6 +12,8 @@ import type { RootSigned } from '@uniota/image';
 
 interface WorkerArgs {
   count: number;
+  /** Device ids are `<idPrefix>-<n>`: distinct per fleet process. */
+  idPrefix?: string;
   brokerUrl: string;
   rootPath: string;
   bundlePath: string;
@@ -21,6 +23,9 @@ interface WorkerArgs {
 const args = JSON.parse(process.argv[2] ?? '{}') as WorkerArgs;
 const send = (m: unknown) => process.send?.(m);
 
+// Peak as well as current RSS: a wave's downloads, not the idle fleet, set the memory a fleet needs.
+let peak = 0;
+setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 200).unref();
 const t0 = performance.now();
 const fleet = await FleetSim.create({
   count: args.count,
@@ -29,11 +34,12 @@ const fleet = await FleetSim.create({
   factoryBundle: new Uint8Array(readFileSync(args.bundlePath)),
   transfer: { window: args.window, requestTimeoutMs: 5000 },
   startParallelism: 100,
+  ...(args.idPrefix === undefined ? {} : { idPrefix: args.idPrefix }),
 });
 await fleet.start();
 send({ ready: true, startSeconds: (performance.now() - t0) / 1000, rssMiB: process.memoryUsage().rss / 1048576 });
 
 process.on('message', (m: { cmd: string }) => {
-  if (m.cmd === 'versions') send({ versions: fleet.versions(), rssMiB: process.memoryUsage().rss / 1048576 });
+  if (m.cmd === 'versions') send({ versions: fleet.versions(), rssMiB: process.memoryUsage().rss / 1048576, peakMiB: peak / 1048576 });
   if (m.cmd === 'stop') void fleet.stop().then(() => process.exit(0));
 });
