@@ -14,6 +14,7 @@ import { UBootEnvStore } from '@uniota/boot-control';
 import { makeSimImage } from '@uniota/bootloader-sim';
 import { NetworkedSimDevice, SimDevice, provisionSimDisk, smallDeviceSpec } from '@uniota/device-agent';
 import type { AgentServiceOptions } from '@uniota/device-agent';
+import { startEmbeddedBroker } from '@uniota/protocol';
 import { loadConfig, startServer } from '@uniota/update-server';
 import type { AuthService, RunningServer } from '@uniota/update-server';
 import { startMosquitto, type Mosquitto } from '../../helpers/mosquitto.ts';
@@ -107,6 +108,9 @@ export interface SuiteDevice {
   slotB(): Promise<Uint8Array>;
 }
 
+/** Which broker the devices (and the attacker) use; the server always talks to mosquitto. */
+export type DeviceBrokerKind = 'mosquitto' | 'embedded';
+
 /** The running world. */
 export class Harness {
   readonly trust = makeSuiteTrust();
@@ -115,7 +119,9 @@ export class Harness {
   operatorToken = '';
   viewerToken = '';
   private serverBroker!: Mosquitto;
-  private deviceBroker!: Mosquitto;
+  private deviceBroker!: { url: string; protocolVersion: 4 | 5; stop(): Promise<void> };
+
+  constructor(readonly deviceBrokerKind: DeviceBrokerKind = 'mosquitto') {}
   private dir = '';
   private devices: SuiteDevice[] = [];
   private versions = 0;
@@ -123,14 +129,20 @@ export class Harness {
 
   /** Starts both brokers, the server and the relay. */
   async start(): Promise<void> {
-    [this.serverBroker, this.deviceBroker] = await Promise.all([startMosquitto(), startMosquitto()]);
+    this.serverBroker = await startMosquitto();
+    if (this.deviceBrokerKind === 'mosquitto') {
+      this.deviceBroker = await startMosquitto();
+    } else {
+      const b = await startEmbeddedBroker({ port: 0 });
+      this.deviceBroker = { url: b.url, protocolVersion: b.protocolVersion, stop: () => b.close() };
+    }
     this.dir = mkdtempSync(join(tmpdir(), 'uniota-attacks-'));
     writeFileSync(join(this.dir, 'root.json'), JSON.stringify(this.trust.rootDoc));
     writeFileSync(join(this.dir, 'server.key'), this.trust.serverKeyPem);
     this.server = await startServer(
       loadConfig({}, { dataDir: this.dir, port: 0, brokerUrl: this.serverBroker.url, tickMs: 50, logLevel: 'silent', transferMode: 'unicast' }),
     );
-    this.relay = await MitmRelay.start(this.serverBroker.url, this.deviceBroker.url);
+    this.relay = await MitmRelay.start(this.serverBroker.url, this.deviceBroker);
     // startServer's instance carries the auth service build() attached (typed as a plain FastifyInstance there).
     const tokens = (this.server.http as unknown as { auth: AuthService }).auth.tokens;
     this.operatorToken = tokens.create({ name: 'suite-operator', role: 'operator', createdBy: 'attack-suite' }).secret;
@@ -180,6 +192,7 @@ export class Harness {
     const net = new NetworkedSimDevice(sim, {
       deviceId: id,
       brokerUrl: this.deviceBroker.url,
+      protocolVersion: this.deviceBroker.protocolVersion,
       transfer: { window: 8, requestTimeoutMs: 300, maxRetries: 3, ...transfer },
     });
     await net.powerOn();

@@ -27,9 +27,9 @@ const DOWN = [`${D}/+/cmd`, `${D}/+/chunks/data`, 'uniota/v1/images/+/chunks'];
 /** Device -> server: hello, online, status reports, chunk requests. */
 const UP = [`${D}/+/hello`, `${D}/+/online`, `${D}/+/status`, `${D}/+/chunks/req`];
 
-function connect(url: string, clientId: string): Promise<MqttClient> {
+function connect(url: string, clientId: string, protocolVersion: 4 | 5): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
-    const c = mqtt.connect(url, { clientId, protocolVersion: 5, reconnectPeriod: 0 });
+    const c = mqtt.connect(url, { clientId, protocolVersion, reconnectPeriod: 0 });
     c.once('connect', () => resolve(c));
     c.once('error', reject);
   });
@@ -54,9 +54,9 @@ export class MitmRelay {
   ) {}
 
   /** Connects to both brokers and starts forwarding. */
-  static async start(serverBrokerUrl: string, deviceBrokerUrl: string): Promise<MitmRelay> {
-    const serverSide = await connect(serverBrokerUrl, 'mitm-server-side');
-    const deviceSide = await connect(deviceBrokerUrl, 'mitm-device-side');
+  static async start(serverBrokerUrl: string, deviceBroker: { url: string; protocolVersion: 4 | 5 }): Promise<MitmRelay> {
+    const serverSide = await connect(serverBrokerUrl, 'mitm-server-side', 5);
+    const deviceSide = await connect(deviceBroker.url, 'mitm-device-side', deviceBroker.protocolVersion);
     const r = new MitmRelay(serverSide, deviceSide);
     serverSide.on('message', (topic, payload, packet) => {
       const m = { topic, payload, retain: packet.retain, at: Date.now() };
@@ -71,7 +71,7 @@ export class MitmRelay {
       void serverSide.publishAsync(topic, payload, { qos: 1, retain: m.retain }).catch(() => undefined);
     });
     await serverSide.subscribeAsync(DOWN, { qos: 1, nl: true });
-    await deviceSide.subscribeAsync(UP, { qos: 1, nl: true });
+    await deviceSide.subscribeAsync(UP, { qos: 1 });
     return r;
   }
 

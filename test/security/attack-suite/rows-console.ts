@@ -9,18 +9,20 @@ import type { Harness, SuiteDevice } from './harness.ts';
 import type { AttackRow, Observed } from './runner.ts';
 
 const PASSWORD = 'a long and correct operator passphrase';
-let imageId: string | null = null;
-let session: { cookie: string; csrf: string } | null = null;
+const images = new WeakMap<Harness, string>();
+const sessions = new WeakMap<Harness, { cookie: string; csrf: string }>();
 
-/** A signed image on the server, uploaded once by the legitimate operator. */
+/** A signed image on the server, uploaded once per server by the legitimate operator. */
 async function image(h: Harness): Promise<string> {
-  imageId ??= await h.upload(h.freshUpdate());
-  return imageId;
+  const id = images.get(h) ?? (await h.upload(h.freshUpdate()));
+  images.set(h, id);
+  return id;
 }
 
-/** A console session of a legitimate operator (created once). */
+/** A console session of a legitimate operator (created once per server). */
 async function operatorSession(h: Harness): Promise<{ cookie: string; csrf: string }> {
-  if (session !== null) return session;
+  const known = sessions.get(h);
+  if (known !== undefined) return known;
   await (h.server.http as unknown as { auth: { createUser(u: string, p: string, r: string): Promise<unknown> } }).auth.createUser('console-op', PASSWORD, 'operator');
   const res = await fetch(`${h.server.address}/api/v1/auth/login`, {
     method: 'POST',
@@ -29,7 +31,8 @@ async function operatorSession(h: Harness): Promise<{ cookie: string; csrf: stri
   });
   if (res.status !== 200) throw new Error(`operator login failed: ${res.status}`);
   const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-  session = { cookie, csrf: ((await res.json()) as { csrf: string }).csrf };
+  const session = { cookie, csrf: ((await res.json()) as { csrf: string }).csrf };
+  sessions.set(h, session);
   return session;
 }
 
