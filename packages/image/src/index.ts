@@ -37,7 +37,9 @@ export {
 export type { Manifest, ManifestInput, PayloadDescriptor } from './manifest.ts';
 export { BUNDLE_MAGIC, encodeBundleHeader, parseBundleHeader } from './bundle-header.ts';
 export type { BundleHeader } from './bundle-header.ts';
-export { PayloadVerifier, verifyChunk } from './payload.ts';
+export { PayloadVerifier, countVerifiedChunks, verifyChunk } from './payload.ts';
+export { inlineChunkHasher, threadedChunkHasher, THREADED_MIN_BYTES } from './chunk-hasher.ts';
+export type { ChunkHasher } from './chunk-hasher.ts';
 export { createBundle, inspectBundle, signManifestBytes, verifyBundle, verifyManifest } from './bundle.ts';
 export type { VerifyPolicy } from './bundle.ts';
 export { portableEd25519, portablePublicKey } from './portable.ts';

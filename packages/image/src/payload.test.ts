@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ImageError } from './errors.ts';
 import { buildManifest, chunkCount } from './manifest.ts';
-import { PayloadVerifier, verifyChunk } from './payload.ts';
+import { inlineChunkHasher, threadedChunkHasher } from './chunk-hasher.ts';
+import { PayloadVerifier, countVerifiedChunks, verifyChunk } from './payload.ts';
 import { DAY, NOW, payloadOf } from './test-fixtures.ts';
 
 const payload = payloadOf(5_000, 7);
@@ -139,5 +140,37 @@ describe('PayloadVerifier after finish', () => {
     v.update(new Uint8Array(0));
     v.finish();
     expect(codeOf(() => v.update(Uint8Array.of(1)))).toBe('PAYLOAD_TOO_LONG');
+  });
+});
+
+describe('countVerifiedChunks', () => {
+  const big = payloadOf(300_000, 3);
+  const bigManifest = buildManifest(
+    { product: 'p', version: '1.0.0', securityCounter: 0, compatibleHardware: ['hw'], expiresAt: new Date(NOW.getTime() + DAY), chunkSize: 16 * 1024 },
+    big,
+    NOW,
+  );
+  for (const [name, hasher] of [['inline', inlineChunkHasher], ['threaded', threadedChunkHasher]] as const) {
+    it(`${name}: counts every chunk of a good run, the short last chunk included`, async () => {
+      expect(await countVerifiedChunks(bigManifest, 0, big, hasher)).toBe(bigManifest.payload.chunks.length);
+      expect(await countVerifiedChunks(bigManifest, 5, big.subarray(5 * 16 * 1024), hasher)).toBe(bigManifest.payload.chunks.length - 5);
+    });
+
+    it(`${name}: stops at the first chunk that does not match`, async () => {
+      const bad = new Uint8Array(big);
+      bad[7 * 16 * 1024 + 100] = (bad[7 * 16 * 1024 + 100] as number) ^ 1;
+      bad[12 * 16 * 1024] = (bad[12 * 16 * 1024] as number) ^ 1;
+      expect(await countVerifiedChunks(bigManifest, 0, bad, hasher)).toBe(7);
+      expect(await countVerifiedChunks(bigManifest, 8, bad.subarray(8 * 16 * 1024), hasher)).toBe(4);
+    });
+  }
+
+  it('refuses bytes that are not a run of whole chunks, and an index outside the list', async () => {
+    const code = (p: Promise<unknown>) => p.then(() => 'NO_ERROR', (err: unknown) => (err instanceof ImageError ? err.code : 'OTHER'));
+    expect(await code(countVerifiedChunks(manifest, 0, payload.subarray(0, 1500), inlineChunkHasher))).toBe('CHUNK_LENGTH_MISMATCH');
+    expect(await code(countVerifiedChunks(manifest, 3, payload.subarray(3072, 3072 + 1124), inlineChunkHasher))).toBe('CHUNK_LENGTH_MISMATCH');
+    expect(await code(countVerifiedChunks(manifest, 0, new Uint8Array(0), inlineChunkHasher))).toBe('CHUNK_LENGTH_MISMATCH');
+    expect(await code(countVerifiedChunks(manifest, 5, payload.subarray(0, 1024), inlineChunkHasher))).toBe('CHUNK_INDEX_INVALID');
+    expect(await code(countVerifiedChunks(manifest, 4, payload.subarray(4096), inlineChunkHasher))).toBe('NO_ERROR');
   });
 });

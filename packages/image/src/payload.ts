@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { ImageError } from './errors.ts';
+import type { ChunkHasher } from './chunk-hasher.ts';
 import { chunkLength, type Manifest } from './manifest.ts';
 
 /**
@@ -93,4 +94,27 @@ export function verifyChunk(manifest: Manifest, index: number, bytes: Uint8Array
   if (createHash('sha256').update(bytes).digest('hex') !== chunks[index]) {
     throw new ImageError('CHUNK_HASH_MISMATCH', `chunk ${index} does not match its signed hash`);
   }
+}
+
+/**
+ * Checks the consecutive whole chunks `first`.. that `bytes` holds against
+ * their signed hashes, hashing through `hasher` (possibly on other threads);
+ * resolves with how many leading chunks match (all of them when none fails).
+ * Throws CHUNK_INDEX_INVALID / CHUNK_LENGTH_MISMATCH when `bytes` is not
+ * exactly a run of whole chunks of the manifest.
+ */
+export async function countVerifiedChunks(manifest: Manifest, first: number, bytes: Uint8Array, hasher: ChunkHasher): Promise<number> {
+  const { chunks, chunkSize, size } = manifest.payload;
+  if (!Number.isSafeInteger(first) || first < 0 || first >= chunks.length) {
+    throw new ImageError('CHUNK_INDEX_INVALID', `chunk index ${first} is outside 0..${chunks.length - 1}`);
+  }
+  const end = first * chunkSize + bytes.byteLength;
+  // Whole chunks only: the run ends on a chunk boundary or at the payload's end.
+  if (end > size || (end !== size && bytes.byteLength % chunkSize !== 0) || bytes.byteLength === 0) {
+    throw new ImageError('CHUNK_LENGTH_MISMATCH', `${bytes.byteLength} bytes from chunk ${first} are not a run of whole chunks`);
+  }
+  const digests = await hasher.hashChunks(bytes, chunkSize);
+  let n = 0;
+  while (n < digests.length && digests[n] === chunks[first + n]) n++;
+  return n;
 }

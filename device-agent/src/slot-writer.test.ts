@@ -1,0 +1,194 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { FaultyBlockDevice, MemoryBlockDevice, isPowerCut } from '@uniota/block-device';
+import type { BlockDevice } from '@uniota/block-device';
+import { ImageError, buildManifest, inlineChunkHasher, threadedChunkHasher } from '@uniota/image';
+import type { ChunkHasher, Manifest } from '@uniota/image';
+import type { ImageSource } from './image-source.ts';
+import { streamIntoSlot } from './slot-writer.ts';
+
+const CHUNK = 64 * 1024;
+const payload = new Uint8Array(randomBytes(5 * 1024 * 1024 + 4321));
+const manifest: Manifest = buildManifest(
+  { product: 'p', version: '1.0.0', securityCounter: 1, compatibleHardware: ['hw'], expiresAt: new Date(Date.now() + 86_400_000), chunkSize: CHUNK },
+  payload,
+);
+const COUNT = manifest.payload.chunks.length;
+
+/** Serves the payload's chunks, optionally corrupting one or failing after some. */
+function sourceOf(bytes: Uint8Array, opts: { corrupt?: number; failAfter?: number } = {}): ImageSource {
+  return {
+    async fetch(_id, from, sink) {
+      for (let i = from; i < COUNT; i++) {
+        if (opts.failAfter !== undefined && i === opts.failAfter) throw new Error('link dropped');
+        let chunk = bytes.slice(i * CHUNK, Math.min(bytes.length, (i + 1) * CHUNK));
+        if (i === opts.corrupt) chunk[10] = (chunk[10] as number) ^ 0xff;
+        await sink(i, chunk);
+        // The source may reuse its buffer once the sink returned: the writer must have copied it.
+        chunk.fill(0xee);
+        chunk = new Uint8Array(0);
+      }
+    },
+  };
+}
+
+type Op = { kind: 'write'; offset: number; length: number } | { kind: 'flush' } | { kind: 'journal'; next: number };
+
+/** A memory slot that records every operation and fails the test if two ever overlap in time. */
+function recordingSlot(ops: Op[], inner: BlockDevice = new MemoryBlockDevice(payload.length + CHUNK)): BlockDevice & { inner: BlockDevice } {
+  let busy = false;
+  const exclusive = async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (busy) throw new Error('two slot operations in flight at once');
+    busy = true;
+    try {
+      return await fn();
+    } finally {
+      busy = false;
+    }
+  };
+  return {
+    inner,
+    size: inner.size,
+    read: (o, n) => inner.read(o, n),
+    write: (offset, data) =>
+      exclusive(async () => {
+        ops.push({ kind: 'write', offset, length: data.length });
+        await new Promise((r) => setImmediate(r));
+        await inner.write(offset, data);
+      }),
+    flush: () =>
+      exclusive(async () => {
+        ops.push({ kind: 'flush' });
+        await inner.flush();
+      }),
+  };
+}
+
+/** A hasher that answers late and remembers which chunks it cleared, to catch a write that runs ahead of verification. */
+function slowHasher(cleared: Set<number>): ChunkHasher {
+  return {
+    async hashChunks(bytes, chunkSize) {
+      await new Promise((r) => setTimeout(r, 2));
+      const digests = await inlineChunkHasher.hashChunks(bytes, chunkSize);
+      for (const d of digests) {
+        const i = manifest.payload.chunks.indexOf(d);
+        if (i >= 0) cleared.add(i);
+      }
+      return digests;
+    },
+  };
+}
+
+const hashers = [
+  ['threaded', threadedChunkHasher],
+  ['inline', inlineChunkHasher],
+] as const;
+
+describe('streamIntoSlot', () => {
+  for (const [name, hasher] of hashers) {
+    it(`${name}: writes exactly the signed payload, in order, one operation at a time, journaling only after a flush`, async () => {
+      const ops: Op[] = [];
+      const slot = recordingSlot(ops);
+      const every = 20;
+      const next = await streamIntoSlot({
+        slot,
+        manifest,
+        source: sourceOf(payload),
+        actionId: 'a',
+        from: 0,
+        every,
+        hasher,
+        onDurable: async (n) => {
+          ops.push({ kind: 'journal', next: n });
+        },
+      });
+      expect(next).toBe(COUNT);
+      expect(Buffer.from(await slot.read(0, payload.length)).equals(Buffer.from(payload))).toBe(true);
+      // Writes cover the payload contiguously, front to back.
+      let end = 0;
+      let durableEnd = 0;
+      const journals: number[] = [];
+      for (const [i, op] of ops.entries()) {
+        if (op.kind === 'write') {
+          expect(op.offset).toBe(end);
+          expect(op.length).toBeLessThanOrEqual(1024 * 1024);
+          end += op.length;
+        } else if (op.kind === 'flush') {
+          durableEnd = end;
+        } else {
+          // Journaled right after a flush that made every chunk below `next` durable.
+          expect(ops[i - 1]?.kind).toBe('flush');
+          expect(durableEnd).toBe(op.next * CHUNK);
+          journals.push(op.next);
+        }
+      }
+      expect(end).toBe(payload.length);
+      expect(journals).toEqual(Array.from({ length: Math.floor((COUNT - 1) / every) }, (_, k) => (k + 1) * every));
+    });
+  }
+
+  it('never writes a byte of a chunk before that chunk verified', async () => {
+    const cleared = new Set<number>();
+    const ops: Op[] = [];
+    const slot = recordingSlot(ops);
+    const checked: BlockDevice = {
+      ...slot,
+      write: async (offset, data) => {
+        for (let i = offset / CHUNK; i < (offset + data.length) / CHUNK; i++) expect(cleared.has(Math.floor(i))).toBe(true);
+        await slot.write(offset, data);
+      },
+    };
+    await streamIntoSlot({ slot: checked, manifest, source: sourceOf(payload), actionId: 'a', from: 0, every: 1000, hasher: slowHasher(cleared), onDurable: async () => undefined });
+    expect(cleared.size).toBe(COUNT);
+  });
+
+  for (const [name, hasher] of hashers) {
+    it(`${name}: a corrupt chunk fails with CHUNK_HASH_MISMATCH; the chunks before it are kept, nothing from it on is written`, async () => {
+      const ops: Op[] = [];
+      const slot = recordingSlot(ops);
+      const bad = 37;
+      const err = await streamIntoSlot({ slot, manifest, source: sourceOf(payload, { corrupt: bad }), actionId: 'a', from: 0, every: 1000, hasher, onDurable: async () => undefined }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ImageError);
+      expect((err as ImageError).code).toBe('CHUNK_HASH_MISMATCH');
+      expect((err as ImageError).message).toContain(`chunk ${bad} `);
+      const written = ops.filter((o) => o.kind === 'write').reduce((end, o) => (o.kind === 'write' ? Math.max(end, o.offset + o.length) : end), 0);
+      expect(written).toBe(bad * CHUNK);
+      expect(Buffer.from(await slot.read(0, bad * CHUNK)).equals(Buffer.from(payload.subarray(0, bad * CHUNK)))).toBe(true);
+      expect((await slot.read(bad * CHUNK, CHUNK)).every((b) => b === 0)).toBe(true);
+    });
+  }
+
+  it('keeps the verified chunks when the source drops, and rethrows the source error', async () => {
+    const ops: Op[] = [];
+    const slot = recordingSlot(ops);
+    const err = await streamIntoSlot({ slot, manifest, source: sourceOf(payload, { failAfter: 50 }), actionId: 'a', from: 0, every: 1000, onDurable: async () => undefined }).catch((e: unknown) => e);
+    expect((err as Error).message).toBe('link dropped');
+    const written = ops.filter((o) => o.kind === 'write').reduce((end, o) => (o.kind === 'write' ? Math.max(end, o.offset + o.length) : end), 0);
+    expect(written).toBe(50 * CHUNK);
+    expect(Buffer.from(await slot.read(0, 50 * CHUNK)).equals(Buffer.from(payload.subarray(0, 50 * CHUNK)))).toBe(true);
+  });
+
+  it('resumes from a later chunk and completes the slot', async () => {
+    const slot = new MemoryBlockDevice(payload.length);
+    await slot.write(0, payload.subarray(0, 30 * CHUNK));
+    const next = await streamIntoSlot({ slot, manifest, source: sourceOf(payload), actionId: 'a', from: 30, every: 16, onDurable: async () => undefined });
+    expect(next).toBe(COUNT);
+    expect(Buffer.from(await slot.read(0, payload.length)).equals(Buffer.from(payload))).toBe(true);
+  });
+
+  it('stops at a power cut: the cut write is the last operation and the cut is what is thrown', async () => {
+    for (const cutAt of [1, 3, 6]) {
+      const inner = new MemoryBlockDevice(payload.length);
+      const ops: Op[] = [];
+      const faulty = new FaultyBlockDevice(recordingSlot(ops, inner), { cutAt, mode: 'before' });
+      const journals: number[] = [];
+      const err = await streamIntoSlot({ slot: faulty, manifest, source: sourceOf(payload), actionId: 'a', from: 0, every: 32, onDurable: async (n) => void journals.push(n) }).catch((e: unknown) => e);
+      expect(isPowerCut(err)).toBe(true);
+      expect(faulty.operations).toBe(cutAt);
+      // Operations 1..cutAt-1 reached the slot; the cut one did not (mode 'before'), and nothing after it ran.
+      expect(ops).toHaveLength(cutAt - 1);
+      // 32 chunks = 2 MiB = two 1 MiB writes, then a flush and a journal entry.
+      expect(journals).toEqual(cutAt > 3 ? [32] : []);
+    }
+  });
+});

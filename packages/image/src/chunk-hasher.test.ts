@@ -1,0 +1,51 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { inlineChunkHasher, threadedChunkHasher, THREADED_MIN_BYTES } from './chunk-hasher.ts';
+import { payloadOf } from './test-fixtures.ts';
+
+/** The digests computed one slice at a time with node:crypto, as the reference. */
+function reference(bytes: Uint8Array, chunkSize: number): string[] {
+  const out: string[] = [];
+  for (let at = 0; at < bytes.length; at += chunkSize) out.push(createHash('sha256').update(bytes.subarray(at, at + chunkSize)).digest('hex'));
+  return out;
+}
+
+describe('chunk hashers', () => {
+  // Sizes below and above the threaded threshold, with and without a short last chunk.
+  const cases = [
+    { size: 5_000, chunkSize: 1024 },
+    { size: THREADED_MIN_BYTES - 1, chunkSize: 4096 },
+    { size: 3 * 1024 * 1024 + 123, chunkSize: 64 * 1024 },
+    { size: 1024 * 1024, chunkSize: 64 * 1024 },
+    { size: 200_000, chunkSize: 200_000 },
+  ];
+  for (const { size, chunkSize } of cases) {
+    it(`hash ${size} bytes in ${chunkSize}-byte chunks exactly like node:crypto, inline and threaded`, async () => {
+      const bytes = payloadOf(size, size);
+      const want = reference(bytes, chunkSize);
+      expect(want).toHaveLength(Math.ceil(size / chunkSize));
+      expect(await inlineChunkHasher.hashChunks(bytes, chunkSize)).toEqual(want);
+      expect(await threadedChunkHasher.hashChunks(bytes, chunkSize)).toEqual(want);
+    });
+  }
+
+  it('hashes a view into shared memory in place, at its offset, without touching the bytes around it', async () => {
+    const shared = new Uint8Array(new SharedArrayBuffer(2 * 1024 * 1024));
+    shared.set(payloadOf(shared.length, 9));
+    const view = shared.subarray(4096, 4096 + 1024 * 1024 + 17);
+    const before = Buffer.from(shared).toString('hex').slice(0, 64);
+    expect(await threadedChunkHasher.hashChunks(view, 65536)).toEqual(reference(view, 65536));
+    expect(Buffer.from(shared).toString('hex').slice(0, 64)).toBe(before);
+  });
+
+  it('keeps every answer with its own request when many run at once', async () => {
+    const inputs = Array.from({ length: 12 }, (_, i) => payloadOf(256 * 1024 + i * 4096, 100 + i));
+    const got = await Promise.all(inputs.map((b) => threadedChunkHasher.hashChunks(b, 32 * 1024)));
+    got.forEach((digests, i) => expect(digests).toEqual(reference(inputs[i] as Uint8Array, 32 * 1024)));
+  });
+
+  it('refuses a chunk size that is not a positive integer', async () => {
+    await expect(threadedChunkHasher.hashChunks(payloadOf(100_000), 0)).rejects.toThrow(RangeError);
+    await expect(inlineChunkHasher.hashChunks(payloadOf(10), 1.5)).rejects.toThrow(RangeError);
+  });
+});

@@ -1,0 +1,164 @@
+/**
+ * SHA-256 of payload chunks, on this thread or on a small pool of worker
+ * threads.
+ *
+ * Why threads: on a device SHA-256 (~0.9 GB/s a core) is as slow as writing
+ * the slot, so hashing on the thread that issues the writes makes an install
+ * cost hash time PLUS write time. Hashing on other cores lets the agent verify
+ * batch N+1 while batch N is being written (measured in bench/install.bench.ts).
+ *
+ * Bytes reach the workers through a SharedArrayBuffer: a buffer that already
+ * is one (the slot writer's batches) is hashed in place, anything else is
+ * copied into one first. The caller must not change the bytes until the
+ * digests arrive. Small inputs are hashed inline: below ~64 KiB the thread
+ * round trip costs more than the hash, and tests with tiny images stay on one
+ * thread.
+ */
+import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+
+/** Computes SHA-256 digests of consecutive chunks. */
+export interface ChunkHasher {
+  /**
+   * Lowercase hex SHA-256 of each consecutive `chunkSize` slice of `bytes`
+   * (the last slice may be shorter), in order.
+   */
+  hashChunks(bytes: Uint8Array, chunkSize: number): Promise<string[]>;
+}
+
+/** Hashes every slice of `bytes` on the calling thread. */
+function hashInline(bytes: Uint8Array, chunkSize: number): string[] {
+  const out: string[] = [];
+  for (let at = 0; at < bytes.byteLength; at += chunkSize) {
+    out.push(createHash('sha256').update(bytes.subarray(at, Math.min(bytes.byteLength, at + chunkSize))).digest('hex'));
+  }
+  return out;
+}
+
+/** Hashes on the calling thread: deterministic, no threads (tests, tiny images). */
+export const inlineChunkHasher: ChunkHasher = {
+  hashChunks: async (bytes, chunkSize) => hashInline(bytes, checkedChunkSize(chunkSize)),
+};
+
+function checkedChunkSize(chunkSize: number): number {
+  if (!Number.isSafeInteger(chunkSize) || chunkSize < 1) throw new RangeError(`chunk size ${chunkSize} is not a positive integer`);
+  return chunkSize;
+}
+
+// Plain CommonJS run with `eval`, so a worker starts without a TypeScript
+// loader (tsx, vitest) and in well under a millisecond of setup.
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+parentPort.on('message', ({ id, buffer, offset, length, chunkSize }) => {
+  const bytes = new Uint8Array(buffer, offset, length);
+  const digests = [];
+  for (let at = 0; at < length; at += chunkSize) {
+    digests.push(createHash('sha256').update(bytes.subarray(at, Math.min(length, at + chunkSize))).digest('hex'));
+  }
+  parentPort.postMessage({ id, digests });
+});
+`;
+
+interface Job {
+  resolve: (digests: string[]) => void;
+  reject: (err: Error) => void;
+}
+
+interface PoolWorker {
+  worker: Worker;
+  jobs: Map<number, Job>;
+}
+
+/** Worker threads that hash slices of SharedArrayBuffers; spawned on first use. */
+class HashPool {
+  readonly #size: number;
+  readonly #workers: PoolWorker[] = [];
+  #nextId = 0;
+
+  constructor(size: number) {
+    this.#size = size;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Hashes `length` bytes of `buffer` at `offset` in `chunkSize` slices on the least busy worker. */
+  hash(buffer: SharedArrayBuffer, offset: number, length: number, chunkSize: number): Promise<string[]> {
+    const pw = this.#pick();
+    const id = this.#nextId++;
+    return new Promise<string[]>((resolve, reject) => {
+      pw.jobs.set(id, { resolve, reject });
+      // A worker with work in flight keeps the process alive; an idle one must not.
+      if (pw.jobs.size === 1) pw.worker.ref();
+      pw.worker.postMessage({ id, buffer, offset, length, chunkSize });
+    });
+  }
+
+  #pick(): PoolWorker {
+    let best: PoolWorker | undefined;
+    for (const pw of this.#workers) if (best === undefined || pw.jobs.size < best.jobs.size) best = pw;
+    if (best !== undefined && (best.jobs.size === 0 || this.#workers.length >= this.#size)) return best;
+    return this.#spawn();
+  }
+
+  #spawn(): PoolWorker {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
+    const pw: PoolWorker = { worker, jobs: new Map() };
+    worker.unref();
+    worker.on('message', ({ id, digests }: { id: number; digests: string[] }) => {
+      const job = pw.jobs.get(id);
+      pw.jobs.delete(id);
+      if (pw.jobs.size === 0) worker.unref();
+      job?.resolve(digests);
+    });
+    const fail = (err: Error) => {
+      // A dead worker fails only its own jobs; the next call spawns a fresh one.
+      const i = this.#workers.indexOf(pw);
+      if (i >= 0) this.#workers.splice(i, 1);
+      for (const job of pw.jobs.values()) job.reject(err);
+      pw.jobs.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`hash worker exited with code ${code}`)));
+    this.#workers.push(pw);
+    return pw;
+  }
+}
+
+/** Inputs below this many bytes are hashed inline: the thread round trip would cost more. */
+export const THREADED_MIN_BYTES = 64 * 1024;
+
+let sharedPool: HashPool | undefined;
+
+/**
+ * Hashes on up to two worker threads (fewer on a single core), splitting a
+ * large input across them at chunk boundaries; small inputs are hashed inline.
+ */
+export const threadedChunkHasher: ChunkHasher = {
+  hashChunks: async (bytes, chunkSize) => {
+    checkedChunkSize(chunkSize);
+    if (bytes.byteLength < THREADED_MIN_BYTES) return hashInline(bytes, chunkSize);
+    sharedPool ??= new HashPool(Math.max(1, Math.min(2, availableParallelism())));
+    let buffer: SharedArrayBuffer;
+    let offset: number;
+    if (bytes.buffer instanceof SharedArrayBuffer) {
+      buffer = bytes.buffer;
+      offset = bytes.byteOffset;
+    } else {
+      buffer = new SharedArrayBuffer(bytes.byteLength);
+      new Uint8Array(buffer).set(bytes);
+      offset = 0;
+    }
+    const chunks = Math.ceil(bytes.byteLength / chunkSize);
+    const parts = Math.min(sharedPool.size, chunks);
+    const perPart = Math.ceil(chunks / parts) * chunkSize;
+    const jobs: Promise<string[]>[] = [];
+    for (let at = 0; at < bytes.byteLength; at += perPart) {
+      jobs.push(sharedPool.hash(buffer, offset + at, Math.min(perPart, bytes.byteLength - at), chunkSize));
+    }
+    return (await Promise.all(jobs)).flat();
+  },
+};
