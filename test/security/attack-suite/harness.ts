@@ -89,7 +89,7 @@ export function split(bytes: Uint8Array): SuiteBundle {
 }
 
 /** Joins a (possibly crafted) header and a payload into a bundle. */
-export function join2(header: Uint8Array, payload: Uint8Array): Uint8Array {
+export function joinBundle(header: Uint8Array, payload: Uint8Array): Uint8Array {
   return Uint8Array.from(Buffer.concat([header, payload]));
 }
 

@@ -7,7 +7,7 @@
  */
 import { signManifestBytes } from '@uniota/image';
 import type { Harness, SuiteBundle, SuiteDevice } from './harness.ts';
-import { join2, reheader } from './harness.ts';
+import { joinBundle, reheader } from './harness.ts';
 import { bothLayers, campaignUnderAttack, uploadRefused } from './moves.ts';
 import type { AttackRow, Observed } from './runner.ts';
 
@@ -22,7 +22,7 @@ function headerRow(attack: string, expected: string, craft: (h: Harness, legit: 
     mount: async (h: Harness, dev: SuiteDevice): Promise<Observed> => {
       const legit = h.freshUpdate();
       const header = craft(h, legit);
-      return bothLayers(h, dev, join2(header, legit.payload), legit, header);
+      return bothLayers(h, dev, joinBundle(header, legit.payload), legit, header);
     },
   };
 }
@@ -64,7 +64,7 @@ export const signingRows: AttackRow[] = [
   headerRow('one flipped manifest byte', 'SIGNATURE_INVALID', (_h, legit) =>
     reheader(legit.header, (x) => ({ manifestBytes: flipped(x.manifestBytes, Math.floor(x.manifestBytes.length / 2)), signatures: x.signatures })),
   ),
-  payloadRow('one flipped payload byte', 'CHUNK_VERIFY_FAILED', (legit) => join2(legit.header, flipped(legit.payload, 5000)), (i, d) => (i === 2 ? flipped(d, 100) : d)),
+  payloadRow('one flipped payload byte', 'CHUNK_VERIFY_FAILED', (legit) => joinBundle(legit.header, flipped(legit.payload, 5000)), (i, d) => (i === 2 ? flipped(d, 100) : d)),
   headerRow('signed only by a key the root does not know', 'UNKNOWN_KEY', (h, legit) => withSigs(h, legit, (_mine, m) => signManifestBytes(m, [h.trust.strangerSigner]))),
   headerRow('one image key plus an unknown key, for threshold 2', 'THRESHOLD_NOT_MET', (h, legit) =>
     withSigs(h, legit, (mine, m) => [mine[0] as Sig, ...signManifestBytes(m, [h.trust.strangerSigner])]),
@@ -77,13 +77,13 @@ export const signingRows: AttackRow[] = [
   payloadRow(
     'payload longer than declared',
     'CHUNK_VERIFY_FAILED',
-    (legit) => join2(legit.header, Uint8Array.from(Buffer.concat([legit.payload, Buffer.from('extra')]))),
+    (legit) => joinBundle(legit.header, Uint8Array.from(Buffer.concat([legit.payload, Buffer.from('extra')]))),
     (i, d, last) => (i === last ? Uint8Array.from(Buffer.concat([d, Buffer.from('extra')])) : d),
   ),
   payloadRow(
     'payload shorter than declared',
     'CHUNK_VERIFY_FAILED',
-    (legit) => join2(legit.header, legit.payload.subarray(0, legit.payload.length - 1)),
+    (legit) => joinBundle(legit.header, legit.payload.subarray(0, legit.payload.length - 1)),
     (i, d, last) => (i === last ? d.subarray(0, d.length - 1) : d),
   ),
   {
@@ -93,7 +93,7 @@ export const signingRows: AttackRow[] = [
     mount: async (h, dev) => {
       const legit = h.freshUpdate();
       const extra = new Uint8Array(2048).fill(0xcc);
-      const api = await uploadRefused(h, join2(legit.header, Uint8Array.from(Buffer.concat([legit.payload, extra]))));
+      const api = await uploadRefused(h, joinBundle(legit.header, Uint8Array.from(Buffer.concat([legit.payload, extra]))));
       // The offer announces one more chunk (re-signed with the online key) and the attacker serves it.
       const device = await campaignUnderAttack(h, dev, {
         legit,
