@@ -69,7 +69,7 @@ function installable(bytes: Uint8Array): boolean {
 const badHeader: fc.Arbitrary<string> = fc.oneof(
   byteMutant(headerBytes, { extend: false }).filter((b) => !installable(b)).map((b) => b.toString('base64')),
   base64Mutant(headerBytes.toString('base64')).filter((s) => !installable(Buffer.from(s, 'base64'))),
-  jsonMutant(manifestValue).map((m) => Buffer.from(encodeBundleHeader({ manifestBytes: m, signatures: signManifestBytes(m, [trust.serverSigner]) })).toString('base64')),
+  jsonMutant(manifestValue).filter((m) => m.length > 0).map((m) => Buffer.from(encodeBundleHeader({ manifestBytes: m, signatures: signManifestBytes(m, [trust.serverSigner]) })).toString('base64')),
   rawBytes(256).map((b) => b.toString('base64')),
 );
 
