@@ -104,6 +104,11 @@ export async function runRow(h: Harness, row: AttackRow, deviceId: string): Prom
   const after = await snapshot(h, dev);
   const db = h.server.app.db;
 
+  // The observations themselves must be real, or checks 2 and 3 would pass on nothing.
+  expect(before.runningSlot, 'running slot observed').toMatch(/^[AB]$/);
+  expect(before.env['boot_part'], 'boot env read').toMatch(/^[AB]$/);
+  expect(before.committed, 'committed image observed').not.toBe('null');
+
   // 1. Rejected with a clear, documented error.
   expect(seen.code, `${row.attack}: refused with`).toBe(row.expected);
   expect(isDocumented(seen.code), `${seen.code} is documented in a package README`).toBe(true);
