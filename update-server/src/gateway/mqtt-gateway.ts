@@ -24,6 +24,7 @@ import { parseBundleHeader, validateManifest } from '@uniota/image';
 import type { BlobStore } from '../images/blob-store.ts';
 import type { CampaignEngine } from '../campaign/engine.ts';
 import type { CancelCommand, DeviceGateway, DeviceReport, UpdateOffer } from '../campaign/gateway.ts';
+import { PublishPacer } from './publish-pacer.ts';
 import { toEngineReport, wireActionId } from './report-map.ts';
 
 export interface MqttGatewayOptions {
@@ -37,6 +38,8 @@ export interface MqttGatewayOptions {
   commandTtlMs?: number;
   /** Reports are ingested in batches at least this often. */
   ingestEveryMs?: number;
+  /** Chunk publishes handed to the MQTT client at once (default 64; see PublishPacer). */
+  chunkPublishLimit?: number;
   now?: () => number;
   logger?: ProtocolLogger;
   link?: Partial<Pick<Parameters<typeof MqttLink.connect>[0], 'username' | 'password' | 'tls'>>;
@@ -86,8 +89,10 @@ export class MqttGateway implements DeviceGateway {
 
   constructor(private readonly o: MqttGatewayOptions) {
     this.rejections = new RejectionCounter(o.logger === undefined ? {} : { logger: o.logger });
+    const pacer = new PublishPacer(o.chunkPublishLimit ?? 64);
     this.chunks = new ChunkServer({
-      publish: (topic, payload) => this.#link?.publish(topic, payload, { qos: 0 }).catch(() => undefined),
+      // A lost chunk is asked for again by its device: a failed publish is only logged by its absence.
+      publish: (topic, payload) => pacer.run(async () => this.#link?.publish(topic, payload, { qos: 0 })).catch(() => undefined),
       readChunk: (imageId, index) => {
         const img = this.#image(imageId);
         const start = img.payloadOffset + index * img.chunkSize;
