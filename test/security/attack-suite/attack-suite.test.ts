@@ -8,7 +8,10 @@
  * see ../attack-table.ts) is printed at the end and written to
  * test-results/attack-table.md.
  */
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeChunkFrame, deviceTopic, encodeChunkFrame } from '@uniota/protocol';
+import type { ChunkFrame, ChunkRequest, CommandEnvelope } from '@uniota/protocol';
+import { until } from '../../helpers/until.ts';
 import { Harness } from './harness.ts';
 import { runRow, type AttackRow } from './runner.ts';
 import { publishTablePart, type TableRow } from '../attack-table.ts';
@@ -43,4 +46,40 @@ describe.each(BROKERS)('attack suite, devices on %s: every attack refused, nothi
       table.push({ ...line, cls: `${line.cls} (${broker})` });
     }, 60_000);
   });
+
+  // Control for the slow-data row: the abort is not the end of the update.
+  it('once the trickling sender is gone, the retry resumes from the verified chunks and the update commits', async () => {
+    const dev = await h.newDevice('atk-resume', { window: 4, requestTimeoutMs: 1500, maxRetries: 50, minBytesPerSecond: 8192, throughputWindowMs: 1200 });
+    const queue: ChunkFrame[] = [];
+    const dataTopic = deviceTopic('chunk-data', dev.id);
+    let trickling = true;
+    let secondAt = 0;
+    const trickle = setInterval(() => {
+      const f = queue.shift();
+      if (f !== undefined) h.relay.toDevices({ topic: dataTopic, payload: encodeChunkFrame(f.imageTag, f.index, f.data), retain: false });
+    }, 250);
+    h.relay.tampers.set(dev.id, (m) => {
+      if (m.topic.endsWith('/cmd') && (JSON.parse(m.payload.toString()) as CommandEnvelope).actionId.endsWith('.2')) {
+        trickling = false; // the attacker leaves; everything flows again
+        secondAt = Date.now();
+      }
+      if (!trickling || !m.topic.endsWith('/chunks/data')) return undefined;
+      const f = decodeChunkFrame(m.payload);
+      if (!('error' in f) && !queue.some((q) => q.index === f.index)) queue.push(f);
+      return [];
+    });
+    try {
+      const update = h.freshUpdate({ size: 64 * 1024, chunkSize: 1024 });
+      const campaign = await h.campaign(await h.upload(update), dev.id, { maxAttempts: 3, baseDelayMs: 100 });
+      const a = await h.finished(campaign, 30_000);
+      expect(a.state).toBe('succeeded');
+      expect(a.attempt).toBe(2);
+      const requests = h.relay.up.filter((m) => m.topic === deviceTopic('chunk-request', dev.id) && (m.at ?? 0) > secondAt);
+      const resumedAt = (JSON.parse(requests[0]?.payload.toString() ?? '{}') as ChunkRequest).next;
+      expect(resumedAt, 'first chunk the retry asked for').toBeGreaterThan(0);
+      await until('device reports the new version', () => h.deviceRow(dev.id)?.current_version === update.version, 10_000);
+    } finally {
+      clearInterval(trickle);
+    }
+  }, 60_000);
 });
