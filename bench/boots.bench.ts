@@ -101,7 +101,16 @@ interface Compared {
   bare: number;
   tierCpuMs: number;
   bareCpuMs: number;
+  /** CPU of this Node process per boot (spawning, pipes, and for the tier the host-side env read and slot selection). */
+  tierHostMs: number;
+  bareHostMs: number;
 }
+
+/** CPU ms this process used since `since`. */
+const hostCpuMs = (since: NodeJS.CpuUsage): number => {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1000;
+};
 
 /**
  * Boots/min of `tier` and of `bare`, measured in alternating rounds so that
@@ -114,11 +123,17 @@ async function compare(total: number, tier: Boot[], bare: Boot[]): Promise<Compa
   let bareMs = 0;
   let tierCpu = 0;
   let bareCpu = 0;
+  let tierHost = 0;
+  let bareHost = 0;
   meter.take(); // forget set-up runs (the KVM probe)
   for (let r = 0; r < rounds; r++) {
+    let since = process.cpuUsage();
     bareMs += await timeBoots(per, bare);
+    bareHost += hostCpuMs(since);
     bareCpu += meter.take();
+    since = process.cpuUsage();
     tierMs += await timeBoots(per, tier);
+    tierHost += hostCpuMs(since);
     tierCpu += meter.take();
   }
   return {
@@ -126,6 +141,8 @@ async function compare(total: number, tier: Boot[], bare: Boot[]): Promise<Compa
     bare: (per * rounds * 60_000) / bareMs,
     tierCpuMs: tierCpu / rounds,
     bareCpuMs: bareCpu / rounds,
+    tierHostMs: tierHost / (per * rounds),
+    bareHostMs: bareHost / (per * rounds),
   };
 }
 
@@ -250,12 +267,13 @@ async function main(): Promise<void> {
       );
     }
     console.log(`  ${'in-process bootloader (no QEMU)'.padEnd(38)}${'-'.padEnd(5)}${'1'.padStart(4)}${fmt(inProcess).padStart(11)}  ${'n/a'.padStart(13)}`);
-    console.log('CPU per boot (user+sys of QEMU), and the rate 2 idle cores would give (2 x 60 s / CPU per boot):');
-    console.log('  tier                                  accel   P  CPU ms/boot  bare CPU ms  2-core boots/min  bare 2-core/min');
+    console.log('CPU per boot (user+sys of QEMU), the rate 2 idle cores would give (2 x 60 s / CPU per boot), and this');
+    console.log('Node process\'s own CPU per boot (spawn, pipes; for the tier also the host-side env read and selection):');
+    console.log('  tier                                  accel   P  CPU ms/boot  bare CPU ms  2-core boots/min  bare 2-core/min  host ms  bare host ms');
     for (const { name, accel, parallel, r } of rows) {
       console.log(
         `  ${name.padEnd(38)}${accel.padEnd(5)}${String(parallel).padStart(4)}${r.tierCpuMs.toFixed(1).padStart(13)}  ${r.bareCpuMs.toFixed(1).padStart(11)}  ` +
-          `${fmt(120_000 / r.tierCpuMs).padStart(16)}  ${fmt(120_000 / r.bareCpuMs).padStart(15)}`,
+          `${fmt(120_000 / r.tierCpuMs).padStart(16)}  ${fmt(120_000 / r.bareCpuMs).padStart(15)}  ${r.tierHostMs.toFixed(1).padStart(7)}  ${r.bareHostMs.toFixed(1).padStart(12)}`,
       );
     }
     console.log('best wall-clock rate per tier:');
