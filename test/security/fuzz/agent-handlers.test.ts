@@ -22,7 +22,8 @@ import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { deviceTopic, encodeChunkFrame, imageChunksTopic, imageTag, signCommand } from '@uniota/protocol';
 import type { CommandBody, CommandEnvelope } from '@uniota/protocol';
-import { encodeBundleHeader, parseBundleHeader, signManifestBytes, verifyManifest } from '@uniota/image';
+import { ImageErrorCode, encodeBundleHeader, parseBundleHeader, signManifestBytes, verifyManifest } from '@uniota/image';
+import { AgentErrorCode } from '@uniota/device-agent';
 import { TEST_HARDWARE, TEST_NOW, makeBundle, makeTrust } from '../../helpers/fixtures.ts';
 import { base64Mutant, byteMutant, deeplyNested, jsonMutant, rawBytes, rawText, split, valueMutant } from './arbitraries.ts';
 import { fuzzAsync } from './harness.ts';
@@ -80,6 +81,9 @@ interface Input {
   signed: { actionId: string; type: 'offer' | 'cancel' } | null;
 }
 
+/** Codes a device may report for a refused offer: the image package's and the agent's own. */
+const documentedCodes = new Set<string>([...Object.values(ImageErrorCode), ...Object.values(AgentErrorCode)]);
+
 const unsigned = (topic: string) => (payload: Buffer): Input => ({ topic, payload, signed: null });
 
 /** One verdict per input: no failure logged, no write outside what the input may touch, state unchanged. */
@@ -117,6 +121,8 @@ async function deliver(dev: FuzzDevice, input: Input, settle: () => Promise<void
     const reports = dev.client.published.slice(publishedBefore).filter((p) => p.topic === deviceTopic('status', dev.deviceId)).map((p) => JSON.parse(p.payload.toString()) as { actionId: string; step: { name: string; code?: string } });
     const failed = reports.find((r) => r.actionId === input.signed?.actionId && r.step.name === 'failed');
     if (failed === undefined) return { ok: false, kind: 'state-change', detail: `a signed bad offer got no failed report (${JSON.stringify(reports)})` };
+    // The code is a documented one; OFFER_INVALID would mean a plain exception escaped verification.
+    if (!documentedCodes.has(failed.step.code ?? '')) return { ok: false, kind: 'crash', detail: `offer refused with undocumented code ${failed.step.code ?? '(none)'}` };
     return { ok: true, outcome: `signed offer rejected: ${failed.step.code ?? '?'}` };
   }
   if (input.signed?.type === 'cancel') return { ok: true, outcome: 'signed cancel of nothing' };

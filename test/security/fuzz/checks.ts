@@ -2,7 +2,6 @@
  * Checks every fuzz target shares: which errors count as documented
  * rejections, and whether an input polluted Object.prototype.
  */
-import { UniotaError } from '@uniota/errors';
 import { ImageError, ImageErrorCode } from '@uniota/image';
 
 const imageCodes = new Set<string>(Object.values(ImageErrorCode));
@@ -10,12 +9,6 @@ const imageCodes = new Set<string>(Object.values(ImageErrorCode));
 /** An ImageError with a documented code yields that code; anything else is a crash (null). */
 export function documentedImageError(err: unknown): string | null {
   return err instanceof ImageError && imageCodes.has(err.code) ? err.code : null;
-}
-
-/** Any UniotaError with one of the given documented codes. */
-export function documentedIn(codes: Iterable<string>): (err: unknown) => string | null {
-  const set = new Set(codes);
-  return (err) => (err instanceof UniotaError && set.has(err.code) ? err.code : null);
 }
 
 const baselineProtoKeys = Object.getOwnPropertyNames(Object.prototype).sort().join(',');
