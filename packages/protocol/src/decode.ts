@@ -6,6 +6,7 @@ import {
   type CommandEnvelope,
   type Hello,
   type OnlineStatus,
+  type RefusalReport,
   type StatusReport,
 } from './schemas.ts';
 import { parseTopic, type TopicKind } from './topics.ts';
@@ -30,7 +31,7 @@ export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode];
 export const MAX_PAYLOAD: Record<TopicKind, number> = {
   hello: 4096,
   online: 256,
-  command: 360 * 1024, // an offer carries the signed bundle header (up to 256 KiB, base64)
+  command: 400 * 1024, // an offer carries the signed bundle header (up to 256 KiB, base64) and up to 32 KiB of root documents
   status: 2048,
   'chunk-request': 4096,
   'chunk-data': CHUNK_HEADER_SIZE + MAX_CHUNK_SIZE,
@@ -43,9 +44,19 @@ export type DecodedMessage =
   | { ok: true; kind: 'online'; deviceId: string; message: OnlineStatus }
   | { ok: true; kind: 'command'; deviceId: string; message: CommandEnvelope }
   | { ok: true; kind: 'status'; deviceId: string; message: StatusReport }
+  // The status topic's second message (told apart by `refused`): its own kind, so status handlers keep their type.
+  | { ok: true; kind: 'refusal'; deviceId: string; message: RefusalReport }
   | { ok: true; kind: 'chunk-request'; deviceId: string; message: ChunkRequest }
   | { ok: true; kind: 'chunk-data'; deviceId: string; message: ChunkFrame }
   | { ok: true; kind: 'chunk-fanout'; deviceId: undefined; imageId: string; message: ChunkFrame };
+
+/** Kind of a decoded message: its topic's kind, or `refusal` (a refusal report on the status topic). */
+export type MessageKind = DecodedMessage['kind'];
+
+/** The topic kind a decoded message arrived on (counter labels stay per topic). */
+export function topicKindOf(kind: MessageKind): TopicKind {
+  return kind === 'refusal' ? 'status' : kind;
+}
 
 /** A dropped message. */
 export interface Rejection {
@@ -54,10 +65,16 @@ export interface Rejection {
   detail: string;
   /** Kind of the topic, when the topic itself was valid. */
   kind?: TopicKind;
+  /** For `id-mismatch` on a command: the action id the foreign command names (so the device can report it). */
+  actionId?: string;
 }
 
 /** Result of decodeMessage. */
 export type DecodeResult = DecodedMessage | Rejection;
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
 
 function reject(reason: RejectCode, detail: string, kind?: TopicKind): Rejection {
   return kind === undefined ? { ok: false, reason, detail } : { ok: false, reason, detail, kind };
@@ -99,14 +116,15 @@ function decodeUnsafe(topic: string, payload: Buffer): DecodeResult {
     return reject(RejectCode.MALFORMED, 'payload is not JSON', kind);
   }
   const { deviceId } = parsed;
-  const check = validators[parsed.kind];
+  const check = parsed.kind === 'status' && isObject(json) && 'refused' in json ? validators.refusal : validators[parsed.kind];
   if (!check.Check(json)) {
     const first = check.Errors(json).First();
     return reject(RejectCode.SCHEMA, first ? `${first.path || '/'}: ${first.message}` : 'schema mismatch', kind);
   }
   // A message naming another device than its topic is foreign or forged.
   if ('deviceId' in json && json.deviceId !== deviceId) {
-    return reject(RejectCode.ID_MISMATCH, `payload names ${String(json.deviceId).slice(0, 64)}, topic ${deviceId}`, kind);
+    const r = reject(RejectCode.ID_MISMATCH, `payload names ${String(json.deviceId).slice(0, 64)}, topic ${deviceId}`, kind);
+    return 'actionId' in json && typeof json.actionId === 'string' ? { ...r, actionId: json.actionId } : r;
   }
   switch (parsed.kind) {
     case 'hello':
@@ -116,7 +134,9 @@ function decodeUnsafe(topic: string, payload: Buffer): DecodeResult {
     case 'command':
       return { ok: true, kind: parsed.kind, deviceId, message: json as CommandEnvelope };
     case 'status':
-      return { ok: true, kind: parsed.kind, deviceId, message: json as StatusReport };
+      return check === validators.refusal
+        ? { ok: true, kind: 'refusal', deviceId, message: json as RefusalReport }
+        : { ok: true, kind: parsed.kind, deviceId, message: json as StatusReport };
     case 'chunk-request':
       return { ok: true, kind: parsed.kind, deviceId, message: json as ChunkRequest };
   }

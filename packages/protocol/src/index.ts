@@ -20,14 +20,19 @@ export {
   CommandBody,
   CommandEnvelope,
   StatusReport,
+  RefusalReport,
+  REFUSAL_CODES,
   Step,
   ChunkRequest,
   TransferMode,
   STEP_NAMES,
   MAX_CHUNK_SIZE,
+  MAX_OFFER_ROOTS,
+  MAX_ROOT_TEXT,
   MAX_WINDOW,
   validators,
   type StepName,
+  type RefusalCode,
 } from './schemas.ts';
 export { CHUNK_HEADER_SIZE, encodeChunkFrame, decodeChunkFrame, imageTag, type ChunkFrame } from './chunk-frame.ts';
 export {
@@ -36,6 +41,7 @@ export {
   MAX_PAYLOAD,
   type DecodeResult,
   type DecodedMessage,
+  type MessageKind,
   type Rejection,
 } from './decode.ts';
 export { RejectionCounter, type ProtocolLogger } from './rejection-counter.ts';

@@ -1,5 +1,5 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { decodeMessage, RejectCode, type DecodedMessage } from './decode.ts';
+import { decodeMessage, RejectCode, topicKindOf, type DecodedMessage, type MessageKind } from './decode.ts';
 import { ProtocolError, ProtocolErrorCode } from './errors.ts';
 import type { RejectionCounter } from './rejection-counter.ts';
 import type { TopicKind } from './topics.ts';
@@ -9,7 +9,7 @@ export const DEFAULT_MAX_PACKET_SIZE = 512 * 1024;
 
 /** Typed handler per message kind; a kind without a handler is rejected as unexpected. */
 export type MessageHandlers = {
-  [K in TopicKind]?: (message: Extract<DecodedMessage, { kind: K }>) => void | Promise<void>;
+  [K in MessageKind]?: (message: Extract<DecodedMessage, { kind: K }>) => void | Promise<void>;
 };
 
 /** A message published on (re)connect, or registered as the last will. */
@@ -195,15 +195,15 @@ export class MqttLink {
     const handler = this.#o.handlers[decoded.kind] as ((m: DecodedMessage) => void | Promise<void>) | undefined;
     if (handler === undefined) {
       this.#o.counter.record(
-        { ok: false, reason: RejectCode.UNEXPECTED, detail: `no handler for ${decoded.kind} here`, kind: decoded.kind },
+        { ok: false, reason: RejectCode.UNEXPECTED, detail: `no handler for ${decoded.kind} here`, kind: topicKindOf(decoded.kind) },
         topic,
       );
       return;
     }
     try {
-      void Promise.resolve(handler(decoded)).catch((err: unknown) => this.#o.onHandlerError?.(err, decoded.kind));
+      void Promise.resolve(handler(decoded)).catch((err: unknown) => this.#o.onHandlerError?.(err, topicKindOf(decoded.kind)));
     } catch (err) {
-      this.#o.onHandlerError?.(err, decoded.kind);
+      this.#o.onHandlerError?.(err, topicKindOf(decoded.kind));
     }
   }
 }
