@@ -27,8 +27,6 @@ export {
   TransferMode,
   STEP_NAMES,
   MAX_CHUNK_SIZE,
-  MAX_OFFER_ROOTS,
-  MAX_ROOT_TEXT,
   MAX_WINDOW,
   validators,
   type StepName,
