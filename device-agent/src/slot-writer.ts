@@ -13,7 +13,8 @@
  * What the fault sweep relies on is unchanged: writes reach the slot one at a
  * time, in slot order, each complete before the next starts; a flush follows
  * every write before it, and a durable point is journaled only after that
- * flush, before any later chunk is written or fetched.
+ * flush and before any later chunk is written. Only fetching and hashing run
+ * ahead (by at most the ring of batches), also while a flush waits on the disk.
  */
 import { isPowerCut } from '@uniota/block-device';
 import type { BlockDevice } from '@uniota/block-device';
@@ -148,7 +149,11 @@ export async function streamIntoSlot(o: StreamOptions): Promise<number> {
       if (unsaved >= o.every && next < count) {
         await seal();
         const reached = next;
-        await link(async () => {
+        // The flush and the journal entry take their place in the chain: no
+        // later chunk is written before both are done. Not awaited here, so the
+        // next chunks are fetched and hashed while the flush waits on the disk
+        // (bounded by the ring); a failure stops the download at the next chunk.
+        void link(async () => {
           await slot.flush();
           await o.onDurable(reached);
         });
