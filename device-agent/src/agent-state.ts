@@ -7,6 +7,7 @@
  * meaning; a retired state name stays in RETIRED_STATES so it stays readable.
  */
 import type { SlotName } from '@uniota/boot-control';
+import type { RootDocument } from '@uniota/image';
 
 export const JOURNAL_FORMAT_VERSION = 1;
 
@@ -81,6 +82,13 @@ export interface JournalState {
   update: UpdateJob | null;
   /** Most recent outcomes, newest last, bounded. */
   history: HistoryEntry[];
+  /**
+   * The newest trust root accepted from a rotation (root-delivery.ts). Absent
+   * until the first rotation (and in journals of older agents): the root
+   * provisioned with the agent is trusted then. Kept in the journal record so
+   * the two-copy write makes it crash-safe: a cut leaves the old or the new.
+   */
+  root?: RootDocument;
 }
 
 /** How many outcomes the journal keeps. */

@@ -36,6 +36,7 @@ import type { Journal } from './journal.ts';
 import { nextState } from './lifecycle-table.ts';
 import type { AgentEvent } from './lifecycle-table.ts';
 import { resumeAction } from './resume-table.ts';
+import { adoptOfferedRoots, trustedRootOf } from './root-delivery.ts';
 import { DEFAULT_DURABLE_BYTES, firstMissingChunk, streamIntoSlot } from './slot-writer.ts';
 import type { AgentTransport, StatusReport, UpdateOffer } from './transport.ts';
 
@@ -117,6 +118,21 @@ export class UpdateAgent {
     return structuredClone(this.s);
   }
 
+  /** Version of the trust root the agent verifies with (reported to the server so it sends only newer roots). */
+  get rootVersion(): number {
+    return this.root.version;
+  }
+
+  /** The trust root in force now (images, server keys); changes when an offer rotates it. */
+  get trustedRoot(): RootSigned {
+    return this.root;
+  }
+
+  /** The trust root in force: the newest one rotated into the journal, else the provisioned one. */
+  private get root(): RootSigned {
+    return trustedRootOf(this.s, this.d.root).signed;
+  }
+
   /** Resumes after a (re)boot: reconciles the journal with what the bootloader did, then runs. */
   async start(): Promise<RunResult> {
     await this.resendUnreportedOutcomes();
@@ -171,8 +187,16 @@ export class UpdateAgent {
     }
     let manifest: Manifest;
     try {
+      // Newer roots first: the bundle must verify against the root the
+      // operator rotated to, and that root is journaled BEFORE it is used so
+      // a power cut can never leave a device trusting a root it did not keep.
+      const rotated = adoptOfferedRoots(this.s, this.d.root, offer.roots, this.d.clock());
+      if (rotated !== null) {
+        await this.save(rotated);
+        this.log(`trust root rotated to version ${this.root.version}`);
+      }
       const header = parseBundleHeader(offer.header);
-      manifest = verifyManifest(header, this.d.root, {
+      manifest = verifyManifest(header, this.root, {
         hardware: this.d.hardware,
         minSecurityCounter: this.s.minSecurityCounter,
         now: this.d.clock(),
@@ -320,7 +344,7 @@ export class UpdateAgent {
     const header = parseBundleHeader(Buffer.from(job.headerB64, 'base64'));
     // Expiry was checked when the offer was accepted; an image must not
     // become uninstallable half-way through because its deadline passed.
-    return verifyManifest(header, this.d.root, { hardware: this.d.hardware, minSecurityCounter: this.s.minSecurityCounter, now: this.d.clock(), checkExpiry: false });
+    return verifyManifest(header, this.root, { hardware: this.d.hardware, minSecurityCounter: this.s.minSecurityCounter, now: this.d.clock(), checkExpiry: false });
   }
 
   private async download(job: UpdateJob): Promise<RunResult | 'continue'> {
@@ -399,7 +423,7 @@ export class UpdateAgent {
   /** Reads the whole target slot back and verifies it; returns the problem or null. */
   private async checkSlot(job: UpdateJob): Promise<string | null> {
     try {
-      const v = await verifySlot(this.d.slots[job.targetSlot], this.d.trailerSize, this.d.root, {
+      const v = await verifySlot(this.d.slots[job.targetSlot], this.d.trailerSize, this.root, {
         hardware: this.d.hardware,
         minSecurityCounter: this.s.minSecurityCounter,
         now: this.d.clock(),
@@ -445,7 +469,7 @@ export class UpdateAgent {
     if (committed === null || committed.slot !== running) {
       // The bootloader fell back (e.g. the committed slot no longer verifies):
       // what runs now is what we have. The anti-rollback floor is not raised.
-      const image = await verifiedImage(this.d, running);
+      const image = await verifiedImage(this.d, running, this.root);
       if (image !== null) await this.save({ ...this.s, committed: image });
     }
     return { kind: 'idle' };
@@ -547,9 +571,9 @@ export class UpdateAgent {
 }
 
 /** The committed-image record of `slot` if it verifies, else null. */
-async function verifiedImage(deps: AgentDeps, slot: SlotName): Promise<CommittedImage | null> {
+async function verifiedImage(deps: AgentDeps, slot: SlotName, root: RootSigned = deps.root): Promise<CommittedImage | null> {
   try {
-    const v = await verifySlot(deps.slots[slot], deps.trailerSize, deps.root, {
+    const v = await verifySlot(deps.slots[slot], deps.trailerSize, root, {
       hardware: deps.hardware,
       minSecurityCounter: 0,
       now: deps.clock(),

@@ -32,6 +32,8 @@ export interface UpdateOffer {
   /** The signed bundle header: the agent verifies it before anything else. */
   header: Uint8Array;
   downloadOnly: boolean;
+  /** root.json texts newer than the device's reported root version (root rotation); absent when none. */
+  roots?: readonly string[];
 }
 
 export interface AgentTransport {

@@ -28,6 +28,7 @@ import type { JournalState } from '../agent-state.ts';
 import { fixedHealthCheck } from '../health-check.ts';
 import type { ImageSource } from '../image-source.ts';
 import { Journal } from '../journal.ts';
+import { bootRootOf } from './boot-root.ts';
 import type { AgentTransport, UpdateOffer } from '../transport.ts';
 
 export interface SimDeviceSpec {
@@ -168,7 +169,7 @@ export class SimDevice {
   > {
     const boot = await bootOnce(disk, {
       hardware: this.spec.hardware,
-      root: this.spec.root,
+      root: await bootRootOf(new Journal(new PartitionView(disk, this.layout.data.offset, this.layout.data.length)), this.spec.root),
       layout: this.layout,
       trailerSize: this.spec.trailerSize,
       ...(extra.bootloaderQuirks === undefined ? {} : { quirks: extra.bootloaderQuirks }),

@@ -88,10 +88,14 @@ export class AgentService {
     if (o.slotInventory !== undefined) s.#inventory = o.slotInventory;
     else ({ slots, inventory: s.#inventory } = trackSlots(o.deps.slots));
     s.#agent = await UpdateAgent.open({ ...o.deps, slots, transport, source: s.#source });
-    const root = o.deps.root;
+    // The root in force, not the provisioned one: a rotation may change the server keys.
+    const rootNow = () => (s.#agent as UpdateAgent).trustedRoot;
     s.#guard = new CommandGuard({
       deviceId: o.deviceId,
-      serverKey: (keyId) => (root.roles.server.keyids.includes(keyId) && root.keys[keyId] !== undefined ? Buffer.from(root.keys[keyId].public, 'base64') : undefined),
+      serverKey: (keyId) => {
+        const root = rootNow();
+        return root.roles.server.keyids.includes(keyId) && root.keys[keyId] !== undefined ? Buffer.from(root.keys[keyId].public, 'base64') : undefined;
+      },
       now: o.now ?? Date.now,
       state: { lastSeq: s.#agent.lastCommandSeq },
     });
@@ -176,7 +180,7 @@ export class AgentService {
       const now = (this.o.now ?? Date.now)();
       const w = body.maintenanceWindow;
       const outside = w !== null && (now < w.start || now >= w.end);
-      const result = await agent.offer({ actionId: envelope.actionId, campaignId: body.campaignId, header, downloadOnly: body.downloadOnly || outside });
+      const result = await agent.offer({ actionId: envelope.actionId, campaignId: body.campaignId, header, downloadOnly: body.downloadOnly || outside, ...(body.roots === undefined ? {} : { roots: body.roots }) });
       if (result.kind === 'waiting-install' && !body.downloadOnly && w !== null && now < w.start) {
         // Downloaded ahead of the window; install when it opens.
         setTimeout(() => this.#enqueue(async () => this.#handle(await agent.install(envelope.actionId).catch(() => ({ kind: 'idle' }) as RunResult))), w.start - now).unref();
@@ -201,7 +205,7 @@ export class AgentService {
     if (step === null || campaignId === undefined) return;
     const at = Math.max((this.o.now ?? Date.now)(), (lastReportAt.get(this.o.deviceId) ?? 0) + 1);
     lastReportAt.set(this.o.deviceId, at);
-    const wire: WireReport = { v: 1, deviceId: this.o.deviceId, campaignId, actionId: r.actionId, at, step };
+    const wire: WireReport = { v: 1, deviceId: this.o.deviceId, campaignId, actionId: r.actionId, at, step, rootVersion: (this.#agent as UpdateAgent).rootVersion };
     await this.#publish(deviceTopic('status', this.o.deviceId), JSON.stringify(wire), 1);
   }
 
@@ -218,7 +222,7 @@ export class AgentService {
     const inventory = this.#inventory as SlotInventory;
     const slot = (s: SlotName) => inventory.report(s, async () => {
       try {
-        const v = await verifySlot(d.slots[s], d.trailerSize, d.root, { hardware: d.hardware, minSecurityCounter: 0, now: d.clock(), checkExpiry: false });
+        const v = await verifySlot(d.slots[s], d.trailerSize, (this.#agent as UpdateAgent).trustedRoot, { hardware: d.hardware, minSecurityCounter: 0, now: d.clock(), checkExpiry: false });
         return { version: v.manifest.version.slice(0, 64), bootable: true };
       } catch (err) {
         if (err instanceof ImageError) return { version: null, bootable: false };
@@ -234,6 +238,7 @@ export class AgentService {
       slots: { a: await slot('A'), b: await slot('B') },
       lastCommandSeq: (this.#agent as UpdateAgent).lastCommandSeq,
       trial: await d.bootControl.readState().then((b) => b.upgradeAvailable && b.bootPart === d.runningSlot),
+      rootVersion: (this.#agent as UpdateAgent).rootVersion,
     };
   }
 }

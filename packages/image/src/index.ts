@@ -21,7 +21,7 @@ export {
   verifyRoot,
   verifyRootRotation,
 } from './root.ts';
-export { advanceTrustedRoot, parseRootChain, MAX_OFFERED_ROOTS } from './root-chain.ts';
+export { advanceTrustedRoot, parseRootChain } from './root-chain.ts';
 export type { RootAdvance } from './root-chain.ts';
 export type { Role, RootDocument, RootKey, RootSignature, RootSigned } from './root.ts';
 export {

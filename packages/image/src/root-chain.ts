@@ -19,9 +19,6 @@ import { canonicalJson } from './shape.ts';
  *    unexpired, so a device that slept through rotations can still catch up.
  */
 
-/** Most root documents one offer carries (bounds the MQTT message; a device further behind catches up over several offers). */
-export const MAX_OFFERED_ROOTS = 4;
-
 /** The result of walking an offered chain. */
 export interface RootAdvance {
   /** The newest trusted root after the walk (the input root when nothing was newer). */

@@ -31,7 +31,7 @@ export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode];
 export const MAX_PAYLOAD: Record<TopicKind, number> = {
   hello: 4096,
   online: 256,
-  command: 360 * 1024, // an offer carries the signed bundle header (up to 256 KiB, base64)
+  command: 400 * 1024, // an offer carries the signed bundle header (up to 256 KiB, base64) and up to 32 KiB of root documents
   status: 2048,
   'chunk-request': 4096,
   'chunk-data': CHUNK_HEADER_SIZE + MAX_CHUNK_SIZE,

@@ -19,6 +19,18 @@ const Count = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 const EpochMs = Type.Integer({ minimum: 0, maximum: 8_640_000_000_000_000 });
 const SlotName = Type.Union([Type.Literal('a'), Type.Literal('b')]);
 
+/** A trust root version (root.json `signed.version`). */
+const RootVersion = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER });
+
+/**
+ * Root documents an offer carries (root rotation): at most MAX_OFFER_ROOTS
+ * root.json texts of at most MAX_ROOT_TEXT characters each, so a rotation adds
+ * at most 32 KiB to an offer. A device further behind catches up over several
+ * offers (it reports its new version after each).
+ */
+export const MAX_OFFER_ROOTS = 4;
+export const MAX_ROOT_TEXT = 8192;
+
 /** One slot as the device reports it. `version` is null for an empty or unknown slot. */
 export const SlotInfo = Type.Object(
   { version: Type.Union([Text(64), Type.Null()]), bootable: Type.Boolean() },
@@ -38,6 +50,8 @@ export const Hello = Type.Object(
     lastCommandSeq: Count,
     /** True while the running slot is on trial (booted, not yet committed). Absent from older agents. */
     trial: Type.Optional(Type.Boolean()),
+    /** Version of the trust root the device verifies with; absent from agents that cannot take root rotations. */
+    rootVersion: Type.Optional(RootVersion),
   },
   { additionalProperties: false },
 );
@@ -89,6 +103,12 @@ export const Offer = Type.Object(
     transfer: TransferMode,
     downloadOnly: Type.Boolean(),
     maintenanceWindow: Type.Union([MaintenanceWindow, Type.Null()]),
+    /**
+     * root.json texts newer than the device's reported root version, ascending.
+     * Sent only to devices that report `rootVersion` (older agents refuse
+     * unknown fields); the device verifies the chain before the header.
+     */
+    roots: Type.Optional(Type.Array(Type.String({ minLength: 2, maxLength: MAX_ROOT_TEXT }), { minItems: 1, maxItems: MAX_OFFER_ROOTS })),
   },
   { additionalProperties: false },
 );
@@ -185,6 +205,8 @@ export const StatusReport = Type.Object(
     actionId: Id,
     at: EpochMs,
     step: Step,
+    /** The device's trust root version after this step (it may have rotated on the offer); absent from older agents. */
+    rootVersion: Type.Optional(RootVersion),
   },
   { additionalProperties: false },
 );
