@@ -19,6 +19,7 @@ import { MqttImageSource } from './mqtt-image-source.ts';
 import { trackSlots } from './slot-inventory.ts';
 import type { SlotInventory } from './slot-inventory.ts';
 import { toProtocolStep } from './step-map.ts';
+import { RefusalReporter } from './refusal-reporter.ts';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -44,6 +45,8 @@ export interface AgentServiceOptions {
   transfer?: { window?: number; requestTimeoutMs?: number; maxRetries?: number; minBytesPerSecond?: number; throughputWindowMs?: number };
   /** How long a report waits for the broker's PUBACK before the lifecycle moves on. */
   reportTimeoutMs?: number;
+  /** Shortest time between two refusal reports of the same code (default 10 s; see RefusalReporter). */
+  refusalReportIntervalMs?: number;
   now?: () => number;
   /**
    * The hello's slot reports, cached until a slot is written. Give one that
@@ -58,6 +61,7 @@ export class AgentService {
   readonly rejections: RejectionCounter;
   /** Commands refused by the guard, by reason (foreign, replayed, expired, ...). */
   readonly refusedCommands = new Map<string, number>();
+  readonly #refusals: RefusalReporter;
   #link: MqttLink | null = null;
   #agent: UpdateAgent | null = null;
   #queue: Promise<void> = Promise.resolve();
@@ -68,7 +72,19 @@ export class AgentService {
   #inventory: SlotInventory | null = null;
 
   private constructor(private readonly o: AgentServiceOptions) {
-    this.rejections = new RejectionCounter(o.logger === undefined ? {} : { logger: o.logger });
+    const now = o.now ?? Date.now;
+    this.#refusals = new RefusalReporter({
+      send: (refused) => void this.#publish(deviceTopic('status', o.deviceId), JSON.stringify({ v: 1, deviceId: o.deviceId, at: now(), refused }), 1),
+      now,
+      ...(o.refusalReportIntervalMs === undefined ? {} : { intervalMs: o.refusalReportIntervalMs }),
+    });
+    this.rejections = new RejectionCounter({
+      ...(o.logger === undefined ? {} : { logger: o.logger }),
+      // A command naming another device is dropped by the decoder, before the guard: it is a refusal too.
+      onReject: (r) => {
+        if (r.kind === 'command' && r.reason === 'id-mismatch') this.#refusals.refused('id-mismatch', r.actionId);
+      },
+    });
     this.#source = new MqttImageSource({
       sendRequest: (r) => this.#publish(deviceTopic('chunk-request', o.deviceId), JSON.stringify(r), 1),
       onFanout: async (imageId, active) => {
@@ -143,6 +159,7 @@ export class AgentService {
   /** Disconnects. `powerLoss` drops the socket so the broker publishes the offline will. */
   async stop(powerLoss = false): Promise<void> {
     this.#closed = true;
+    this.#refusals.stop();
     this.#source.abort('agent stopping');
     await this.#link?.close(powerLoss);
     this.#link = null;
@@ -160,6 +177,7 @@ export class AgentService {
     if (!check.ok) {
       this.refusedCommands.set(check.reason, (this.refusedCommands.get(check.reason) ?? 0) + 1);
       this.o.logger?.warn({ reason: check.reason, detail: check.detail }, 'command refused');
+      this.#refusals.refused(check.reason, envelope.actionId);
       return;
     }
     // A cancel must not wait behind the download it cancels.

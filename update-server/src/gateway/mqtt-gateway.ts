@@ -19,12 +19,13 @@ import {
   realTimers,
   signCommand,
 } from '@uniota/protocol';
-import type { CommandBody, CommandSigner, Hello, ProtocolLogger, StatusReport, TransferMode } from '@uniota/protocol';
+import type { CommandBody, CommandSigner, Hello, ProtocolLogger, RefusalReport, StatusReport, TransferMode } from '@uniota/protocol';
 import { parseBundleHeader, validateManifest } from '@uniota/image';
 import type { BlobStore } from '../images/blob-store.ts';
 import type { CampaignEngine } from '../campaign/engine.ts';
 import type { CancelCommand, DeviceGateway, DeviceReport, UpdateOffer } from '../campaign/gateway.ts';
 import { PublishPacer } from './publish-pacer.ts';
+import { RefusalIngest } from './refusal-ingest.ts';
 import { toEngineReport, wireActionId } from './report-map.ts';
 
 export interface MqttGatewayOptions {
@@ -63,12 +64,15 @@ export interface GatewayStats {
   hellos: number;
   /** Offers sent again because the device reconnected before answering them. */
   offersResent: number;
+  /** Devices' refusal reports recorded as `device.refused` events (and of those, actions failed by one). */
+  refusalsRecorded: number;
+  refusalsFailedAction: number;
 }
 
 export class MqttGateway implements DeviceGateway {
   readonly rejections: RejectionCounter;
   readonly chunks: ChunkServer;
-  readonly stats: GatewayStats = { offersSent: 0, cancelsSent: 0, reportsIngested: 0, reportsIgnored: 0, hellos: 0, offersResent: 0 };
+  readonly stats: GatewayStats = { offersSent: 0, cancelsSent: 0, reportsIngested: 0, reportsIgnored: 0, hellos: 0, offersResent: 0, refusalsRecorded: 0, refusalsFailedAction: 0 };
   #link: MqttLink | null = null;
   #engine: CampaignEngine | null = null;
   readonly #images = new Map<string, ImageEntry>();
@@ -105,6 +109,10 @@ export class MqttGateway implements DeviceGateway {
   /** Connects to the broker and starts feeding `engine`. */
   async start(engine: CampaignEngine): Promise<void> {
     this.#engine = engine;
+    const refusals = new RefusalIngest(engine, this.o.now ?? Date.now, (deviceId, actionId) => {
+      const offer = this.#unanswered.get(deviceId);
+      return offer !== undefined && wireActionId(offer.actionId, offer.attempt) === actionId;
+    });
     this.#link = await MqttLink.connect({
       url: this.o.brokerUrl,
       clientId: this.o.clientId ?? `uniota-server-${randomBytes(4).toString('hex')}`,
@@ -120,6 +128,7 @@ export class MqttGateway implements DeviceGateway {
           engine.deviceDisconnected(m.deviceId);
         },
         status: (m) => this.#onStatus(m.message),
+        refusal: (m) => this.#onRefusal(m.message, refusals),
         'chunk-request': (m) => {
           if (!this.#mayReceiveChunks(m.deviceId)) return;
           const refused = this.chunks.handleRequest(m.deviceId, m.message);
@@ -213,6 +222,19 @@ export class MqttGateway implements DeviceGateway {
     this.#pending.push(report);
     if (this.#pending.length >= 500) this.#flush();
     else this.#flushTimer ??= setTimeout(() => this.#flush(), this.o.ingestEveryMs ?? 20);
+  }
+
+  #onRefusal(r: RefusalReport, ingest: RefusalIngest): void {
+    // Reports the device sent before this one are applied first (a refusal may close their action).
+    this.#flush();
+    const outcome = ingest.ingest(r);
+    if (outcome === 'recorded' || outcome === 'recorded-and-failed') this.stats.refusalsRecorded += 1;
+    if (outcome === 'recorded-and-failed') {
+      this.stats.refusalsFailedAction += 1;
+      this.#unanswered.delete(r.deviceId);
+    } else if (outcome === 'refused-device' || outcome === 'throttled') {
+      this.rejections.record({ ok: false, reason: 'unexpected', detail: `refusal report ${outcome}`, kind: 'status' }, `refusal/${r.deviceId}`);
+    }
   }
 
   #flush(): void {
