@@ -92,6 +92,23 @@ export async function campaignUnderAttack(
   return { campaignId, code, state: a.state };
 }
 
+/**
+ * Waits for the server's `device.refused` event of this device with `code`
+ * (the device's throttled refusal report, see device-agent's RefusalReporter);
+ * returns what it says.
+ */
+export async function refusalEvent(h: Harness, dev: SuiteDevice, code: string): Promise<{ count: number; actionId?: string; campaignId: number | null }> {
+  return until(
+    `server records ${dev.id} refused ${code}`,
+    () => {
+      const rows = h.server.app.db.prepare("SELECT campaign_id, data FROM events WHERE type = 'device.refused' AND device_id = ? ORDER BY id").all(dev.id) as { campaign_id: number | null; data: string }[];
+      const hit = rows.map((r) => ({ campaignId: r.campaign_id, ...(JSON.parse(r.data) as { code: string; count: number; actionId?: string }) })).find((e) => e.code === code);
+      return hit;
+    },
+    10_000,
+  );
+}
+
 /** A header swap: the legit offer carries `header` instead (the payload stays the signed image's). */
 export async function offerWithHeader(h: Harness, dev: SuiteDevice, legit: SuiteBundle, header: Uint8Array): Promise<{ code: string; state: string }> {
   return campaignUnderAttack(h, dev, { legit, offer: (body) => ({ body: { ...body, header: Buffer.from(header).toString('base64') } }) });

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { deviceTopic, signCommand } from '@uniota/protocol';
 import { expect } from 'vitest';
 import { until } from '../../helpers/until.ts';
+import { refusalEvent } from './moves.ts';
 import type { AttackRow } from './runner.ts';
 
 const FLOOD = 2000;
@@ -20,6 +21,7 @@ export const mqttRows: AttackRow[] = [
     mount: async (h, dev) => {
       const topic = deviceTopic('command', dev.id);
       const header = Buffer.from(h.freshUpdate().header).toString('base64');
+      const floodAt = Date.now();
       for (let i = 0; i < FLOOD; i++) {
         // Signed by a key of the attacker's, claiming the server key's id.
         const e = signCommand(
@@ -53,10 +55,16 @@ export const mqttRows: AttackRow[] = [
       // Refused before the lifecycle queue: nothing is waiting behind the flood.
       const idle = await Promise.race([dev.net.service?.idle().then(() => true), new Promise((r) => setTimeout(() => r(false), 200))]);
       expect(idle, 'agent idle right after the flood').toBe(true);
+      // The server hears of it, but the flood is not forwarded: one report per code per interval (10 s).
+      const ev = await refusalEvent(h, dev, 'bad-signature');
+      const reports = h.relay.up.filter((m) => m.topic === deviceTopic('status', dev.id) && m.payload.includes('"refused"'));
+      expect(reports.length, 'refusal reports the flood caused').toBeLessThanOrEqual(1 + Math.ceil((Date.now() - floodAt) / 10_000));
+      // None of the forged action ids is an action of this device: nothing was failed on their say-so.
+      expect(ev.campaignId).toBeNull();
       return {
         code: 'bad-signature',
-        how: `${refused} of ${FLOOD} delivered and refused by the command guard before the lifecycle queue (nothing kept per refused command); agent idle at once`,
-        recorded: [{ in: 'device', code: 'bad-signature' }],
+        how: `${refused} of ${FLOOD} delivered and refused by the command guard before the lifecycle queue (nothing kept per refused command); agent idle at once; ${reports.length} throttled refusal report(s) to the server`,
+        recorded: [{ in: 'device', code: 'bad-signature' }, { in: 'events', code: 'bad-signature' }],
       };
     },
   },

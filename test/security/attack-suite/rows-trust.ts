@@ -5,9 +5,10 @@
  */
 import { deviceTopic } from '@uniota/protocol';
 import type { CommandEnvelope } from '@uniota/protocol';
+import { expect } from 'vitest';
 import { until } from '../../helpers/until.ts';
 import { FACTORY_COUNTER } from './harness.ts';
-import { bothLayers, campaignUnderAttack, offerWithHeader } from './moves.ts';
+import { bothLayers, campaignUnderAttack, offerWithHeader, refusalEvent } from './moves.ts';
 import type { AttackRow } from './runner.ts';
 
 export const trustRows: AttackRow[] = [
@@ -75,7 +76,12 @@ export const targetRows: AttackRow[] = [
         offer: () => ({ deviceId: 'someone-else' }),
         deviceRefusal: () => (dev.net.service?.rejections.count('id-mismatch') ?? 0) > before,
       });
-      return { code: 'id-mismatch', how: `dropped by the device's decoder before the signature check; server action still ${r.state}, never answered`, recorded: [{ in: 'device', code: 'id-mismatch' }] };
+      const ev = await refusalEvent(h, dev, 'id-mismatch');
+      return {
+        code: 'id-mismatch',
+        how: `dropped by the device's decoder before the signature check, not answered; its refusal report became a device.refused event (action ${ev.actionId ?? '?'} named); the action, as the command claims another device's, stays ${r.state}`,
+        recorded: [{ in: 'device', code: 'id-mismatch' }, { in: 'events', code: 'id-mismatch' }],
+      };
     },
   },
   {
@@ -87,7 +93,16 @@ export const targetRows: AttackRow[] = [
         offer: () => ({ expiresAt: Date.now() - 60_000 }),
         deviceRefusal: () => (dev.net.service?.refusedCommands.get('expired') ?? 0) > 0,
       });
-      return { code: 'expired', how: `refused by the device's command guard; server action still ${r.state}, never answered`, recorded: [{ in: 'device', code: 'expired' }] };
+      await refusalEvent(h, dev, 'expired');
+      // Our own (signed) offer the device will never act on: the server fails it now instead of at the timeout.
+      const a = await h.finished(r.campaignId, 10_000);
+      expect(a.state, 'action closed by the refusal').toBe('failed');
+      expect(a.detail ?? '').toMatch(/^expired: /);
+      return {
+        code: 'expired',
+        how: `refused by the device's command guard, not answered; its refusal report became a device.refused event and failed the unanswered action (${r.state} -> ${a.state}) without waiting for the timeout`,
+        recorded: [{ in: 'device', code: 'expired' }, { in: 'events', code: 'expired' }],
+      };
     },
   },
   {
@@ -108,7 +123,12 @@ export const targetRows: AttackRow[] = [
       if (captured === undefined) throw new Error('no offer captured');
       h.relay.toDevices(captured);
       await until('replay refused', () => (dev.net.service?.refusedCommands.get('replayed') ?? 0) > 0, 5000);
-      return { code: 'replayed', how: 'the exact signed offer sent again: refused by the command guard (seq not above the journaled one)', recorded: [{ in: 'device', code: 'replayed' }] };
+      await refusalEvent(h, dev, 'replayed');
+      return {
+        code: 'replayed',
+        how: 'the exact signed offer sent again: refused by the command guard (seq not above the journaled one), not answered; recorded from its refusal report, the finished action untouched',
+        recorded: [{ in: 'device', code: 'replayed' }, { in: 'events', code: 'replayed' }],
+      };
     },
   },
 ];
