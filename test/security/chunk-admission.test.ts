@@ -7,55 +7,61 @@ import { deviceTopic, imageChunksTopic } from '@uniota/protocol';
 import { loadConfig, startServer, type RunningServer } from '@uniota/update-server';
 import { makeBundle, makeTrust, TEST_HARDWARE } from '../helpers/fixtures.ts';
 import { until } from '../helpers/until.ts';
-import { mustConnect, record, settle, type BrokerUnderTest } from './brokers.ts';
+import { mustConnect, record, settle, startBroker, type BrokerUnderTest } from './brokers.ts';
 import { makeSecurityPki, type SecurityPki } from './pki-fixture.ts';
 
 // A device that is not admitted (pending, rejected) asks the server's gateway
 // for chunks of an image that is being served: nothing may be published for
 // it, and the refusal is counted. An accepted device asking for the same
-// chunks gets them. Real TLS broker (the embedded one with production rules)
-// and the real `uniota server` wiring.
+// chunks gets them. The real `uniota server` wiring on both production
+// brokers: the embedded one the server starts itself (client certificates,
+// CRL, ACL hooks), and real mosquitto with the generated config, which the
+// server reaches as an external broker with its own client certificate.
 
-let pki: SecurityPki;
-let server: RunningServer;
-const clients: MqttClient[] = [];
-const dataDir = mkdtempSync(join(tmpdir(), 'uniota-chunk-admission-'));
-const tlsDir = join(dataDir, 'tls');
 const trust = makeTrust();
-
-beforeAll(async () => {
-  pki = makeSecurityPki();
-  writeFileSync(join(dataDir, 'root.json'), JSON.stringify(trust.rootDoc));
-  writeFileSync(join(dataDir, 'server.key'), trust.serverKeyPem);
-  const files: Record<string, string> = {
-    'broker-ca.pem': pki.brokerCa.certPem,
-    'uniota-server.pem': pki.server.certPem,
-    'uniota-server.key': pki.server.keyPem,
-    'devices-ca.pem': pki.deviceCa.certPem,
-    'broker.pem': pki.broker.certPem,
-    'broker.key': pki.broker.keyPem,
-    'crl.pem': pki.crlPem,
-  };
-  mkdirSync(tlsDir);
-  for (const [n, text] of Object.entries(files)) writeFileSync(join(tlsDir, n), text);
-  server = await startServer(
-    loadConfig({}, { dataDir, port: 0, embeddedBrokerPort: 0, logLevel: 'silent', tickMs: 50, brokerTlsDir: tlsDir, admission: 'required' }),
-  );
-}, 30_000);
-afterAll(async () => {
-  for (const c of clients) await c.endAsync(true);
-  await server?.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
 
 const hello = (id: string) =>
   JSON.stringify({ v: 1, deviceId: id, hardware: TEST_HARDWARE, agentVersion: '1', runningSlot: 'a', slots: { a: { version: '1.0.0', bootable: true }, b: { version: null, bootable: false } }, lastCommandSeq: 0 });
 
 const request = (imageId: string, mode: 'unicast' | 'fanout') => JSON.stringify({ v: 1, imageId, mode, next: 0, want: [0, 1, 2, 3] });
 
-describe('chunk requests and device admission', () => {
+describe.each(['mosquitto', 'embedded'] as const)('chunk requests and device admission (%s broker)', (kind) => {
+  let pki: SecurityPki;
+  let server: RunningServer;
+  let b: BrokerUnderTest;
+  const clients: MqttClient[] = [];
+  const dataDir = mkdtempSync(join(tmpdir(), 'uniota-chunk-admission-'));
+  const tlsDir = join(dataDir, 'tls');
+
+  beforeAll(async () => {
+    pki = makeSecurityPki();
+    writeFileSync(join(dataDir, 'root.json'), JSON.stringify(trust.rootDoc));
+    writeFileSync(join(dataDir, 'server.key'), trust.serverKeyPem);
+    // The server's client identity; the broker's own files only when it starts the embedded broker.
+    const files: Record<string, string> = {
+      'broker-ca.pem': pki.brokerCa.certPem,
+      'uniota-server.pem': pki.server.certPem,
+      'uniota-server.key': pki.server.keyPem,
+      ...(kind === 'embedded'
+        ? { 'devices-ca.pem': pki.deviceCa.certPem, 'broker.pem': pki.broker.certPem, 'broker.key': pki.broker.keyPem, 'crl.pem': pki.crlPem }
+        : {}),
+    };
+    mkdirSync(tlsDir);
+    for (const [n, text] of Object.entries(files)) writeFileSync(join(tlsDir, n), text);
+    const external = kind === 'mosquitto' ? await startBroker('mosquitto', pki) : null;
+    server = await startServer(
+      loadConfig({}, { dataDir, port: 0, embeddedBrokerPort: 0, logLevel: 'silent', tickMs: 50, brokerTlsDir: tlsDir, admission: 'required', ...(external === null ? {} : { brokerUrl: external.url }) }),
+    );
+    b = external ?? { name: 'embedded', url: server.brokerUrl, protocolVersion: 4, denials: [], stop: async () => undefined };
+  }, 30_000);
+  afterAll(async () => {
+    for (const c of clients) await c.endAsync(true);
+    await server?.close();
+    await b?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
   it('a pending or rejected device gets no chunk; an accepted device asking for the same chunks gets them', async () => {
-    const b: BrokerUnderTest = { name: 'embedded', url: server.brokerUrl, protocolVersion: 4, denials: [], stop: async () => undefined };
     const devA = await mustConnect(b, pki, pki.devices.a);
     const devB = await mustConnect(b, pki, pki.devices.b);
     clients.push(devA, devB);
