@@ -1,4 +1,4 @@
-import type { Signer } from '@uniota/image';
+import type { RootDocument, Signer } from '@uniota/image';
 import type { AdmissionPolicy } from './admission/transitions.ts';
 import type { Db } from './db/open.ts';
 import { CampaignEngine, type TickResult } from './campaign/engine.ts';
@@ -8,12 +8,15 @@ import { createMetrics, type ServerMetrics } from './metrics.ts';
 import type { BlobStore } from './images/blob-store.ts';
 import type { ImageVerifier } from './images/bundle-verifier.ts';
 import { ImageService } from './images/image-service.ts';
+import { RootService } from './roots/root-service.ts';
 
 /** Everything the HTTP layer and the gateway talk to, wired once. */
 export interface ServerApp {
   db: Db;
   engine: CampaignEngine;
   images: ImageService;
+  /** The trust root chain (rotations, delivery to devices); null when the server was built without a root. */
+  roots: RootService | null;
   bus: EventBus;
   metrics: ServerMetrics;
   clock: () => number;
@@ -32,6 +35,8 @@ export interface ServerAppOptions {
   devSigner?: Signer;
   /** Device admission policy; default `open`. */
   admission?: AdmissionPolicy;
+  /** The configured root.json: enables root rotation (POST /roots) and root delivery in offers. */
+  trustRoot?: RootDocument;
 }
 
 /** Wires engine, image service, event bus and metrics over one database. */
@@ -53,8 +58,9 @@ export function createServerApp(opts: ServerAppOptions): ServerApp {
     repo: engine.images, blobs: opts.blobs, verify: opts.verifyImage, audit: engine.audit, clock,
     ...(opts.devSigner !== undefined ? { devSigner: opts.devSigner } : {}),
   });
+  const roots = opts.trustRoot === undefined ? null : new RootService({ db: opts.db, configured: opts.trustRoot, audit: engine.audit, clock });
   return {
-    db: opts.db, engine, images, bus, metrics, clock,
+    db: opts.db, engine, images, roots, bus, metrics, clock,
     async tick() {
       const r = await engine.tick();
       if (r.offersSent + r.cancelsSent > 0) metrics.sends.inc({ result: 'ok' }, r.offersSent + r.cancelsSent);

@@ -24,6 +24,7 @@ export const ServerErrorCode = {
   CrossSite: 'SERVER_CROSS_SITE',
   RateLimited: 'SERVER_RATE_LIMITED',
   UserExists: 'SERVER_USER_EXISTS',
+  RootRejected: 'SERVER_ROOT_REJECTED',
 } as const;
 
 export type ServerErrorCode = (typeof ServerErrorCode)[keyof typeof ServerErrorCode];
@@ -50,4 +51,5 @@ export const httpStatusForCode: Readonly<Record<ServerErrorCode, number>> = {
   SERVER_CROSS_SITE: 403,
   SERVER_RATE_LIMITED: 429,
   SERVER_USER_EXISTS: 409,
+  SERVER_ROOT_REJECTED: 422,
 };

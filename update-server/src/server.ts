@@ -78,6 +78,8 @@ export async function startServer(config: ServerConfig, deps: { gateway?: Device
       blobs,
       transferMode: config.transferMode,
       ...(tls !== undefined ? { link: { tls: tls.client } } : {}),
+      // Bound late: the root service lives in the app, created below over the database.
+      roots: { rootsFor: (id) => app.roots?.rootsFor(id), noteDeviceRoot: (id, v) => app.roots?.noteDeviceRoot(id, v) },
     });
   }
   const db = openDb({ path: config.dbPath });
@@ -85,7 +87,9 @@ export async function startServer(config: ServerConfig, deps: { gateway?: Device
     db,
     gateway: deps.gateway ?? gateway ?? noTransportGateway,
     blobs,
-    verifyImage: rootBundleVerifier(root, () => new Date()),
+    // Uploads verify against the newest root of the chain (a rotation may bring new images keys).
+    verifyImage: (bundle) => rootBundleVerifier(app.roots?.current() ?? root, () => new Date())(bundle),
+    trustRoot: root,
     admission: config.admission,
     ...(config.devSigningKeyPath !== undefined ? { devSigner: signerFromPem(readFileSync(config.devSigningKeyPath, 'utf8')) } : {}),
   });

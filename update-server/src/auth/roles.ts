@@ -53,6 +53,9 @@ export const accessTable: Readonly<Record<string, Access>> = {
   'POST /api/v1/campaigns/:id/pause': 'operator',
   'POST /api/v1/campaigns/:id/resume': 'operator',
   'POST /api/v1/campaigns/:id/cancel': 'operator',
+  'GET /api/v1/roots': 'viewer',
+  // Rotating the trust root changes which keys every device trusts: admins only.
+  'POST /api/v1/roots': 'admin',
   'GET /api/v1/audit': 'viewer',
   'GET /api/v1/audit/verify': 'viewer',
   'GET /api/v1/users': 'admin',

@@ -166,6 +166,23 @@ CREATE TABLE device_preauth (
     name: 'both slots of a device as its agent last reported them',
     sql: `ALTER TABLE devices ADD COLUMN slots TEXT; -- JSON {a:{version,bootable}, b:{version,bootable}, trial}`,
   },
+  {
+    version: 5,
+    name: 'trust root chain (rotations after the configured root.json) and the root version each device reported',
+    sql: `
+CREATE TABLE trust_roots (
+  version INTEGER PRIMARY KEY,
+  document TEXT NOT NULL,     -- root.json exactly as uploaded (sent to devices verbatim)
+  uploaded_by TEXT NOT NULL,
+  uploaded_at INTEGER NOT NULL
+);
+CREATE TABLE device_root_versions (
+  device_id TEXT PRIMARY KEY,
+  version INTEGER NOT NULL,
+  reported_at INTEGER NOT NULL
+);
+`,
+  },
 ];
 
 /** Applies every migration newer than the database's recorded version, each in its own transaction. */

@@ -27,6 +27,7 @@ import type { CancelCommand, DeviceGateway, DeviceReport, UpdateOffer } from '..
 import { PublishPacer } from './publish-pacer.ts';
 import { RefusalIngest } from './refusal-ingest.ts';
 import { toEngineReport, wireActionId } from './report-map.ts';
+import type { RootDelivery } from '../roots/root-service.ts';
 
 export interface MqttGatewayOptions {
   brokerUrl: string;
@@ -44,6 +45,8 @@ export interface MqttGatewayOptions {
   now?: () => number;
   logger?: ProtocolLogger;
   link?: Partial<Pick<Parameters<typeof MqttLink.connect>[0], 'username' | 'password' | 'tls'>>;
+  /** Root rotation: offers carry the roots newer than each device reported (see roots/root-service.ts). */
+  roots?: RootDelivery;
 }
 
 interface ImageEntry {
@@ -167,6 +170,7 @@ export class MqttGateway implements DeviceGateway {
       transfer: mode,
       downloadOnly: offer.downloadOnly,
       maintenanceWindow: null,
+      ...rootsField(this.o.roots?.rootsFor(offer.deviceId)),
     });
     this.stats.offersSent += 1;
     this.#unanswered.set(offer.deviceId, offer);
@@ -195,6 +199,7 @@ export class MqttGateway implements DeviceGateway {
 
   #onHello(h: Hello): void {
     this.stats.hellos += 1;
+    if (h.rootVersion !== undefined) this.o.roots?.noteDeviceRoot(h.deviceId, h.rootVersion);
     if (h.lastCommandSeq > (this.#seq.get(h.deviceId) ?? 0)) this.#seq.set(h.deviceId, h.lastCommandSeq);
     const running = h.slots[h.runningSlot];
     this.#engine?.deviceHello({
@@ -212,6 +217,7 @@ export class MqttGateway implements DeviceGateway {
   }
 
   #onStatus(r: StatusReport): void {
+    if (r.rootVersion !== undefined) this.o.roots?.noteDeviceRoot(r.deviceId, r.rootVersion);
     const waiting = this.#unanswered.get(r.deviceId);
     if (waiting !== undefined && wireActionId(waiting.actionId, waiting.attempt) === r.actionId) this.#unanswered.delete(r.deviceId);
     const report = toEngineReport(r);
@@ -288,4 +294,9 @@ export class MqttGateway implements DeviceGateway {
     }
     return img;
   }
+}
+
+/** The optional `roots` field of an offer (absent rather than empty: the schema wants at least one). */
+function rootsField(roots: string[] | undefined): { roots?: string[] } {
+  return roots === undefined || roots.length === 0 ? {} : { roots };
 }

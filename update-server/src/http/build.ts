@@ -16,6 +16,7 @@ import { usersRoutes } from './routes/users.ts';
 import { tokensRoutes } from './routes/tokens.ts';
 import { fleetRoutes } from './routes/fleet.ts';
 import { admissionRoutes } from './routes/admission.ts';
+import { rootsRoutes } from './routes/roots.ts';
 import { registerConsole } from '../console-static.ts';
 import { HTTPS_MIN_VERSION, type HttpsMaterial } from '../https-tls.ts';
 
@@ -78,7 +79,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance & { aut
     openapi: {
       openapi: '3.0.3',
       info: { title: 'uniota update server', version: '1' },
-      tags: [{ name: 'devices' }, { name: 'images' }, { name: 'campaigns' }, { name: 'audit' }, { name: 'auth' }, { name: 'users' }, { name: 'tokens' }],
+      tags: [{ name: 'devices' }, { name: 'images' }, { name: 'campaigns' }, { name: 'audit' }, { name: 'auth' }, { name: 'users' }, { name: 'tokens' }, { name: 'roots' }],
     },
   });
   f.get('/docs/json', { schema: { hide: true } }, async () => f.swagger());
@@ -95,6 +96,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance & { aut
       await api.register(tokensRoutes, { app, auth });
       await api.register(fleetRoutes, { app });
       await api.register(admissionRoutes, { app });
+      await api.register(rootsRoutes, { app });
     },
     { prefix: '/api/v1' },
   );

@@ -239,6 +239,8 @@ describe('metrics and OpenAPI', () => {
       // console and accounts (issue 5)
       '/api/v1/auth/login', '/api/v1/auth/logout', '/api/v1/auth/me', '/api/v1/auth/setup', '/api/v1/campaigns/preview', '/api/v1/campaigns/{id}/devices', '/api/v1/images/{id}/signers',
       '/api/v1/fleet/summary', '/api/v1/tokens', '/api/v1/tokens/{id}/revoke', '/api/v1/users', '/api/v1/users/{id}/disable',
+      // root rotation (trust root chain)
+      '/api/v1/roots',
     ].sort());
   });
 });
