@@ -14,6 +14,7 @@ import type { ChunkFrame, ChunkRequest, CommandEnvelope } from '@uniota/protocol
 import { until } from '../../helpers/until.ts';
 import { Harness } from './harness.ts';
 import { runRow, type AttackRow } from './runner.ts';
+import { goodRotationControl } from './root-moves.ts';
 import { publishTablePart, type TableRow } from '../attack-table.ts';
 import { signingRows } from './rows-signing.ts';
 import { targetRows, trustRows } from './rows-trust.ts';
@@ -81,5 +82,10 @@ describe.each(BROKERS)('attack suite, devices on %s: every attack refused, nothi
     } finally {
       clearInterval(trickle);
     }
+  }, 60_000);
+
+  // Control for the root rows; last, because it moves the server to a new images key.
+  it('a good root rotation reaches the device: the NEW images key installs, the old one is refused', async () => {
+    await goodRotationControl(h);
   }, 60_000);
 });

@@ -39,6 +39,8 @@ export interface SuiteTrust {
   serverKeyPem: string;
   /** A well-formed key no role of the root lists. */
   strangerSigner: Signer;
+  /** The offline root key (signs root rotations; see root-moves.ts). */
+  rootSigner: Signer;
 }
 
 function makeSuiteTrust(): SuiteTrust {
@@ -58,6 +60,7 @@ function makeSuiteTrust(): SuiteTrust {
     serverSigner: signerFromPem(server.privateKeyPem),
     serverKeyPem: server.privateKeyPem,
     strangerSigner: signerFromPem(stranger.privateKeyPem),
+    rootSigner: signerFromPem(rootKey.privateKeyPem),
   };
 }
 

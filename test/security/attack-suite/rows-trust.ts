@@ -10,6 +10,7 @@ import { until } from '../../helpers/until.ts';
 import { FACTORY_COUNTER } from './harness.ts';
 import { bothLayers, campaignUnderAttack, offerWithHeader, refusalEvent } from './moves.ts';
 import type { AttackRow } from './runner.ts';
+import { currentLink, firstLink, nextRoot, offerWithRoots, postRoot, rootBothLayers, rotateServer } from './root-moves.ts';
 
 export const trustRows: AttackRow[] = [
   {
@@ -42,6 +43,52 @@ export const trustRows: AttackRow[] = [
       const legit = h.freshUpdate();
       const forged = h.bundle({ version: legit.version, signers: [h.trust.serverSigner] });
       return bothLayers(h, dev, forged.bytes, legit, forged.header);
+    },
+  },
+  // Root rotation (root-moves.ts): a crafted root goes to the API as an
+  // admin, then into a real offer's `roots` via the stolen online key.
+  {
+    cls: 'trust',
+    attack: 'expired root: the next root version, signed by the old and new root keys, past its expiry',
+    expected: 'ROOT_EXPIRED',
+    mount: async (h, dev) => rootBothLayers(h, dev, nextRoot(firstLink(h), { expiresAt: new Date(Date.now() - 60_000) }).doc),
+  },
+  {
+    cls: 'trust',
+    attack: 'root rotation signed only by the OLD root keys',
+    expected: 'ROOT_ROTATION_INVALID',
+    mount: async (h, dev) => rootBothLayers(h, dev, nextRoot(firstLink(h), { signedBy: 'old-only' }).doc),
+  },
+  {
+    cls: 'trust',
+    attack: 'root rotation signed only by the NEW root keys',
+    expected: 'ROOT_ROTATION_INVALID',
+    mount: async (h, dev) => rootBothLayers(h, dev, nextRoot(firstLink(h), { signedBy: 'new-only' }).doc),
+  },
+  {
+    // Last of the root rows: it rotates the server for real (root key only,
+    // so every later row's images and commands still verify).
+    cls: 'trust',
+    attack: 'replayed old root: root v1 offered to a device that took v2',
+    expected: 'ROOT_ROLLBACK',
+    setup: async (h, dev) => {
+      if (currentLink(h).doc.signed.version === 1) await rotateServer(h, nextRoot(firstLink(h)));
+      const legit = h.freshUpdate();
+      const campaign = await h.campaign(await h.upload(legit), dev.id);
+      const a = await h.finished(campaign);
+      if (a.state !== 'succeeded' || dev.net.service?.agent.rootVersion !== currentLink(h).doc.signed.version) {
+        throw new Error(`device did not take the rotation: action ${a.state}, root v${dev.net.service?.agent.rootVersion}`);
+      }
+      await until('device reports the update', () => h.deviceRow(dev.id)?.current_version === legit.version, 10_000);
+    },
+    mount: async (h, dev) => {
+      const api = await postRoot(h, h.trust.rootDoc);
+      const r = await offerWithRoots(h, dev, [h.trust.rootDoc]);
+      return {
+        code: r.code,
+        how: `POST /roots ${api.status} (${api.code}); v1 slipped into a real offer: device refused, kept v${dev.net.service?.agent.rootVersion}, action ${r.state}`,
+        recorded: [{ in: 'audit', code: api.code }, { in: 'events', code: r.code }],
+      };
     },
   },
 ];
