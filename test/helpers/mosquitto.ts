@@ -84,6 +84,8 @@ export interface SecureMosquitto extends Mosquitto {
   /** The generated mosquitto.conf and ACL file, as run. */
   conf: string;
   acl: string;
+  /** What mosquitto logged so far (stderr): what an operator reads when something is refused. */
+  log(): string;
 }
 
 /**
@@ -114,12 +116,13 @@ export async function startSecureMosquitto(files: MosquittoTlsFiles): Promise<Se
     maxQueuedMessages: MOSQUITTO_MAX_QUEUED_MESSAGES,
   });
   await writeFile(path('acl'), acl);
-  const logged = `${conf}log_dest stderr\nlog_type error\nlog_type warning\n`;
+  // mosquitto's default log types (what an operator running it gets), with timestamps off for matching.
+  const logged = `${conf}log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\nlog_timestamp false\n`;
   const m = await runMosquitto(dir, port, logged, `mqtts://127.0.0.1:${port}`);
   return { ...m, dir, conf, acl };
 }
 
-async function runMosquitto(dir: string, port: number, config: string, url: string): Promise<Mosquitto> {
+async function runMosquitto(dir: string, port: number, config: string, url: string): Promise<Mosquitto & { log(): string }> {
   const confPath = join(dir, 'mosquitto.conf');
   await writeFile(confPath, config);
   const bin = process.env.MOSQUITTO_BIN ?? '/usr/sbin/mosquitto';
@@ -143,6 +146,7 @@ async function runMosquitto(dir: string, port: number, config: string, url: stri
     url,
     port,
     protocolVersion: 5,
+    log: () => stderr,
     stop: async () => {
       if (!exited) {
         const gone = new Promise<void>((r) => child.once('exit', () => r()));

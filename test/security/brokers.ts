@@ -11,6 +11,12 @@ export interface BrokerUnderTest {
   protocolVersion: 4 | 5;
   /** Denials the broker reported itself (embedded only; mosquitto logs them). */
   denials: BrokerDenial[];
+  /**
+   * What the broker recorded, one line each, in order: mosquitto's log lines,
+   * or the embedded broker's denials as JSON. Where an operator sees a refusal.
+   * (Absent for a broker the test did not start through startBroker.)
+   */
+  records?: () => string[];
   stop(): Promise<void>;
 }
 
@@ -25,7 +31,7 @@ export async function startBroker(kind: BrokerUnderTest['name'], pki: SecurityPk
       crlPem: pki.crlPem,
       serverUsername: pki.server.name,
     });
-    return { name: kind, url: m.url, protocolVersion: 5, denials, stop: () => m.stop() };
+    return { name: kind, url: m.url, protocolVersion: 5, denials, records: () => m.log().split('\n').filter((l) => l !== ''), stop: () => m.stop() };
   }
   const b = await startSecureEmbeddedBroker({
     deviceCaPem: pki.deviceCa.certPem,
@@ -35,7 +41,7 @@ export async function startBroker(kind: BrokerUnderTest['name'], pki: SecurityPk
     serverUsername: pki.server.name,
     onDenied: (d) => denials.push(d),
   });
-  return { name: kind, url: b.url, protocolVersion: 4, denials, stop: () => b.close() };
+  return { name: kind, url: b.url, protocolVersion: 4, denials, records: () => denials.map((d) => JSON.stringify(d)), stop: () => b.close() };
 }
 
 /** Outcome of one connection attempt. */

@@ -19,6 +19,8 @@ export interface NetworkedSimDeviceOptions {
   clock?: () => Date;
   logger?: ProtocolLogger;
   transfer?: AgentServiceOptions['transfer'];
+  /** MQTT connection options (TLS client certificate, credentials) for brokers run with production rules. */
+  link?: AgentServiceOptions['link'];
   /** Resets in a row (panic/hang) before the device is declared stuck in a boot loop. */
   maxBoots?: number;
   /** Called after each boot with what runs (or why nothing does). */
@@ -132,6 +134,7 @@ export class NetworkedSimDevice {
       },
       ...(this.o.logger === undefined ? {} : { logger: this.o.logger }),
       ...(this.o.transfer === undefined ? {} : { transfer: this.o.transfer }),
+      ...(this.o.link === undefined ? {} : { link: this.o.link }),
     });
   }
 }

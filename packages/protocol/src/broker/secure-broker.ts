@@ -11,7 +11,11 @@ export type BrokerDenial =
   | { kind: 'connect'; reason: 'no-identity' | 'bad-client-id'; clientId: string }
   | { kind: 'publish'; username: string; topic: string }
   | { kind: 'subscribe'; username: string; filter: string }
-  | { kind: 'oversized'; username: string | undefined };
+  | { kind: 'oversized'; username: string | undefined }
+  /** A TLS handshake that failed (no certificate, unknown CA, revoked): it never reaches MQTT. */
+  | { kind: 'tls'; reason: string }
+  /** A connection closed on a packet aedes could not parse. */
+  | { kind: 'malformed'; username: string | undefined; reason: string };
 
 /** Options of startSecureEmbeddedBroker. */
 export interface SecureBrokerOptions {
@@ -137,8 +141,9 @@ export async function startSecureEmbeddedBroker(o: SecureBrokerOptions): Promise
       return 0;
     };
   });
-  // Failed handshakes (no cert, unknown CA, revoked) end here, not in aedes.
-  server.on('tlsClientError', () => undefined);
+  // Failed handshakes (no cert, unknown CA, revoked) end here, not in aedes: reported, or an operator never sees them.
+  server.on('tlsClientError', (err) => denied({ kind: 'tls', reason: (err as { code?: string }).code ?? err.message.slice(0, 120) }));
+  aedes.on('connectionError', (client, err) => denied({ kind: 'malformed', username: identities.get(client), reason: err.message.slice(0, 120) }));
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
