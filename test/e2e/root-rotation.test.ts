@@ -66,6 +66,9 @@ describe('root rotation through the server, the CLI and mosquitto', () => {
     io.out = '';
     expect(await main(['node', 'uniota', 'root', 'upload', file, '--server', s.address, '--token', token])).toBe(0);
     expect(io.out).toContain('root version 2 stored');
+    io.out = '';
+    expect(await main(['node', 'uniota', 'root', 'list', '--json', '--server', s.address, '--token', token])).toBe(0);
+    expect((JSON.parse(io.out) as { items: Array<{ version: number; source: string }> }).items.map((r) => r.version)).toEqual([1, 2]);
 
     const imageId = s.app.images.upload(makeBundle(r2.next, { version: '2.0.0', behaviour: 'ok', securityCounter: 2 }), 'e2e').id;
     const id = s.app.engine.createCampaign(spec(imageId), 'e2e').campaign.id;
