@@ -12,8 +12,9 @@
  *     reported version is unchanged, the device's earlier campaigns keep
  *     their counts (a replay does not reopen them);
  *  5. the refusal was recorded with its code where the row says: the server's
- *     events table, its audit log, or (for commands the device refuses without
- *     answering) the device's own refusal counters.
+ *     events table (also `device.refused`, from the device's refusal report
+ *     for a command it refused without answering), its audit log, or the
+ *     device's own refusal counters.
  */
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
@@ -29,7 +30,7 @@ export interface Observed {
   code: string;
   /** One line for the table: how it was refused. */
   how: string;
-  /** Where the refusal is recorded, with the code found there (each is checked). */
+  /** Where the refusal is recorded, with the code found there (each is checked; a row may name several). */
   recorded: Array<{ in: RecordedIn; code: string }>;
 }
 
