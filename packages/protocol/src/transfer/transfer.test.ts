@@ -307,12 +307,33 @@ describe('chunk transfer (loopback broker)', () => {
     expect(published).toEqual([0, 1]);
     // 'late' subscribed only now, within the guard: those copies never reached it.
     server.handleRequest('late', { v: 1, imageId: IMAGE, mode: 'fanout', next: 0, want: [0, 1] });
-    await r.timers.advance(10);
+    await r.timers.advance(250); // no chunk is published twice within repeatIntervalMs
     expect(published).toEqual([0, 1, 0, 1]);
     // Once both have asked, a repeat within the guard is still suppressed.
     server.handleRequest('late', { v: 1, imageId: IMAGE, mode: 'fanout', next: 0, want: [0, 1] });
     await r.timers.advance(10);
     expect(published).toEqual([0, 1, 0, 1]);
+  });
+
+  it('fan-out: devices joining a wave one after another share one re-publish per interval, not one per linger', async () => {
+    const r = rig(10);
+    const published: number[] = [];
+    const server = new ChunkServer({
+      publish: (_t, p) => void published.push(p.readUInt32BE(12)),
+      readChunk: (_id, i) => r.image[i]!,
+      timers: r.timers,
+      lingerMs: 10,
+      repeatIntervalMs: 200,
+    });
+    server.addImage(IMAGE, 10);
+    // 20 devices subscribe and ask for chunk 0, one every 20 ms (400 ms in all).
+    for (let k = 0; k < 20; k++) {
+      server.handleRequest(`d${k}`, { v: 1, imageId: IMAGE, mode: 'fanout', next: 0, want: [0] });
+      await r.timers.advance(20);
+    }
+    await r.timers.advance(400);
+    // First publish after the linger, then at most one per 200 ms for the newcomers: 3, not 20.
+    expect(published).toEqual([0, 0, 0]);
   });
 
   it('unicast: a device repeating its request does not multiply server egress', async () => {
