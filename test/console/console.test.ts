@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { buildConsole, consoleServer, launchChromium, shot, signIn } from './console-fixture.ts';
+import { publishTablePart, type TableRow } from '../security/attack-table.ts';
 
 /** The browser globals used inside page.evaluate (this file compiles without the DOM lib). */
 interface Win {
@@ -25,6 +26,8 @@ let page: Page;
 let bundlePath = '';
 let campaignId = 0;
 const pageErrors: string[] = [];
+/** Issue #6's attack-table rows this file proves, pushed only once their case passed. */
+const table: TableRow[] = [];
 
 beforeAll(async () => {
   buildConsole();
@@ -41,6 +44,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await srv?.close();
+  if (table.length > 0) console.log(publishTablePart('console-browser', table));
 });
 
 describe('web console in Chromium', () => {
@@ -84,6 +88,12 @@ describe('web console in Chromium', () => {
     expect(await notes.textContent()).toContain('<script>window.__pwned = 1</script>');
     expect(await notes.locator('script, img').count()).toBe(0);
     expect(await page.evaluate(() => (globalThis as unknown as Win).__pwned)).toBeUndefined();
+    table.push({
+      cls: 'console/API (real Chromium)',
+      attack: 'script in release notes: a signed bundle whose notes hold <script>window.__pwned = 1</script>, uploaded and opened in the console',
+      expected: 'shown as inert text, never run',
+      observed: `the notes show the <script> tag as text; ${await notes.locator('script, img').count()} script/img elements in them; window.__pwned ${String(await page.evaluate(() => (globalThis as unknown as Win).__pwned))}`,
+    });
     await shot(page, '04-image');
     await page.goto(`${srv.base}/#/images`);
     await page.waitForSelector('#images-table >> text=2.0.0');

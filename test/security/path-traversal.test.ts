@@ -9,6 +9,7 @@ import { tokenFor, trustSetup, testPasswordCost } from '../../update-server/src/
 import { FakeGateway } from '../../update-server/src/test-helpers/fixtures.ts';
 import { main } from '../../packages/cli/src/main.ts';
 import { captureOutput } from '../../packages/cli/src/testing/capture-output.ts';
+import { publishTablePart, type TableRow } from './attack-table.ts';
 
 // "Path traversal in any file name" (issue #6): every place a name from
 // outside becomes a path on disk, attacked with `../`, absolute paths, NUL
@@ -21,7 +22,14 @@ const SECRET = 'TOP-SECRET-do-not-serve';
 const root = mkdtempSync(join(tmpdir(), 'uniota-traversal-'));
 const consoleDir = join(root, 'console-dist');
 const blobDir = join(root, 'blobs');
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+/** One attack-table row per case, pushed only once the case's assertions passed. */
+const table: TableRow[] = [];
+const row = (attack: string, observed: string) => table.push({ cls: 'console/API (path traversal)', attack: attack.replaceAll(root, '<tmp>').replaceAll(encodeURIComponent(root), '<tmp>'), expected: 'refused, nothing read or written outside', observed });
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true });
+  // Issue #6's ONE attack table: these cases are its "path traversal in any file name" rows.
+  if (table.length > 0) console.log(publishTablePart('path-traversal', table));
+});
 
 describe('HTTP: console static files and API ids (raw requests, no client-side normalization)', () => {
   let f: FastifyInstance;
@@ -89,6 +97,7 @@ describe('HTTP: console static files and API ids (raw requests, no client-side n
     expect(r.text).not.toContain(SECRET);
     expect(r.status).not.toBe(200);
     expect([400, 403, 404]).toContain(r.status);
+    row(`console file GET ${path} (raw request line)`, `HTTP ${r.status}; the secret next to the served directory is not in the answer`);
   });
 
   it.each([
@@ -101,6 +110,7 @@ describe('HTTP: console static files and API ids (raw requests, no client-side n
     const r = await raw(path);
     expect(r.text).not.toContain(SECRET);
     expect([400, 404]).toContain(r.status);
+    row(`image id GET ${path}`, `HTTP ${r.status}; no file read (the secret is not in the answer)`);
   });
 });
 
@@ -113,6 +123,7 @@ describe('blob store: ids are content hashes, nothing else reaches the disk', ()
     expect(new TextDecoder().decode(store.get(id))).toBe('bundle bytes');
     for (const bad of ['../outside.bin', `../../${'a'.repeat(62)}`, join(root, 'outside.bin'), `${id}\u0000`, `${id.slice(0, 2)}/../../outside.bin`, '%2e%2e%2foutside.bin', id.toUpperCase()]) {
       expect(store.get(bad)).toBeUndefined();
+      row(`blob store id ${JSON.stringify(bad)}`, 'nothing returned (only a stored hash is a blob id)');
     }
   });
 });
@@ -128,5 +139,6 @@ describe('CLI: names that become files inside a given directory', () => {
     expect(existsSync(join(root, 'keys'))).toBe(false);
     expect(existsSync('/tmp/uniota-traversal-abs.key')).toBe(false);
     expect(readdirSync(root)).not.toContain('escaped.key');
+    row(`CLI keygen --name ${name}`, 'exit 1 with CLI_USAGE; no key file written anywhere');
   });
 });
