@@ -45,7 +45,7 @@ describe.each(BROKERS)('attack suite, devices on %s: every attack refused, nothi
     it(`${row.cls}: ${row.attack}`, async () => {
       const line = await runRow(h, row, `atk-${String(i).padStart(2, '0')}`);
       table.push({ ...line, cls: `${line.cls} (${broker})` });
-    }, 60_000);
+    }, row.timeoutMs ?? 60_000);
   });
 
   // Control for the slow-data row: the abort is not the end of the update.

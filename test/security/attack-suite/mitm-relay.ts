@@ -80,6 +80,11 @@ export class MitmRelay {
     void this.deviceSide.publishAsync(m.topic, m.payload, { qos: m.topic.endsWith('/cmd') ? 1 : 0, retain: false }).catch(() => undefined);
   }
 
+  /** Publishes on the devices' broker and resolves once the broker took it (PUBACK): lets a flood be paced. */
+  async toDevicesAcked(m: RelayedMessage): Promise<void> {
+    await this.deviceSide.publishAsync(m.topic, m.payload, { qos: 1, retain: false });
+  }
+
   /** JSON messages devices sent on `topic`. */
   upJson<T>(topic: string): T[] {
     return this.up.filter((m) => m.topic === topic).map((m) => JSON.parse(m.payload.toString()) as T);

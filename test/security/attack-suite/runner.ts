@@ -40,6 +40,8 @@ export interface AttackRow {
   attack: string;
   /** The code it must be refused with. */
   expected: string;
+  /** The row's test timeout (default 60 s), for a row that is long by design (the big flood). */
+  timeoutMs?: number;
   /** Transfer tuning of this row's device (e.g. a shorter throughput window). */
   transfer?: Parameters<Harness['newDevice']>[1];
   /** Runs before the "before" snapshot (e.g. a legitimate update whose offer the attacker captures). */
