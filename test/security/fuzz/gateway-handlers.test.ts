@@ -4,7 +4,8 @@
  * real CampaignEngine over an in-memory SQLite database, with a running
  * campaign whose first wave was offered, and a fake MQTT client instead of a
  * broker. One target of 100,000 inputs per device->server handler: hello,
- * online, status, chunk-request.
+ * online, status, chunk-request, and the refusal report (a second message
+ * kind on the status topic, recorded as `device.refused` events).
  *
  * The judgement, per input: no exception escaped a handler; an input the
  * protocol decoder refuses is counted as a rejection and changes no row
@@ -16,8 +17,8 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
-import { STEP_NAMES, allDevicesFilter, decodeMessage, deviceTopic, imageChunksTopic } from '@uniota/protocol';
-import type { Hello, StatusReport } from '@uniota/protocol';
+import { REFUSAL_CODES, STEP_NAMES, allDevicesFilter, decodeMessage, deviceTopic, imageChunksTopic } from '@uniota/protocol';
+import type { Hello, RefusalReport, StatusReport } from '@uniota/protocol';
 import { parseBundleHeader } from '@uniota/image';
 import { openDb } from '../../../update-server/src/db/open.ts';
 import type { Db } from '../../../update-server/src/db/open.ts';
@@ -47,6 +48,8 @@ const IMAGE_ID = sha256Hex(bundle);
 const DEVICES = ['dev-000', 'dev-001', 'dev-002', 'dev-003'];
 
 interface FuzzServer {
+  /** The server's clock (gateway and engine); only the refusal target moves it. */
+  clock: { ms: number };
   db: Db;
   gateway: MqttGateway;
   client: FakeMqttClient;
@@ -68,17 +71,18 @@ async function startServer(): Promise<FuzzServer> {
   const store: BlobStore = { put: (b) => (blobs.set(sha256Hex(b), b), sha256Hex(b)), get: (h) => blobs.get(h) };
   store.put(bundle);
   const failures: string[] = [];
+  const clock = { ms: NOW };
   const clientId = `fuzz-server-${(serverCount += 1)}`;
   const gateway = new MqttGateway({
     brokerUrl: 'mqtt://in-process',
     clientId,
     signer: trust.serverSigner,
     blobs: store,
-    now: () => NOW,
+    now: () => clock.ms,
     ingestEveryMs: 0,
     logger: { warn: (obj, msg) => void (msg === 'gateway handler failed' || msg === 'offer resend failed' ? failures.push(`${msg}: ${JSON.stringify(obj)}`) : undefined) },
   });
-  const engine = new CampaignEngine({ db, gateway, clock: () => NOW });
+  const engine = new CampaignEngine({ db, gateway, clock: () => clock.ms });
   engine.images.insert({ id: IMAGE_ID, version: '2.0.0', compatible: [TEST_HARDWARE], size: manifest.payload.size, manifest, devSigned: false, uploadedAt: NOW });
   await gateway.start(engine);
   const client = clients.get(clientId) as FakeMqttClient;
@@ -92,6 +96,7 @@ async function startServer(): Promise<FuzzServer> {
   // Every table but the migration log (it records when each server was created).
   const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'schema_migrations' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
   return {
+    clock,
     db,
     gateway,
     client,
@@ -104,10 +109,13 @@ async function startServer(): Promise<FuzzServer> {
 interface Input {
   topic: string;
   payload: Buffer;
+  /** The server's clock when it gets the message (the twin gets it at the same time); default: unchanged. */
+  atMs?: number;
 }
 
 /** Delivers one message, lets the batched ingest run (its timer is faked) and the handlers' async tails settle. */
 async function deliverAndFlush(s: FuzzServer, input: Input): Promise<void> {
+  if (input.atMs !== undefined) s.clock.ms = input.atMs;
   s.client.deliver(input.topic, input.payload);
   vi.runOnlyPendingTimers();
   await new Promise((r) => setImmediate(r));
@@ -246,6 +254,115 @@ describe('fuzz: update server MQTT handlers', () => {
     for (const input of valid) await deliverAndFlush(twin, input);
     expect(twin.failures).toEqual([]);
     // Nothing the refused inputs did is visible anywhere in the database.
+    expect(fuzzed.dump()).toEqual(twin.dump());
+    expect(fuzzed.gateway.rejections.total() - twin.gateway.rejections.total()).toBe(refused);
+    expect(fuzzed.gateway.stats).toEqual(twin.gateway.stats);
+  }, TIMEOUT_MS);
+
+  it('refusal (status topic): 100,000 inputs; invalid ones change no row, a valid one is recorded, throttled or refused exactly as on a clean server', async () => {
+    const fuzzed = await startServer();
+    const twin = await startServer();
+    started.push(fuzzed, twin);
+    const offered = fuzzed.client.published.find((p) => p.topic === deviceTopic('command', 'dev-000'));
+    expect(offered).toBeDefined();
+    const actionId = (JSON.parse((offered as { payload: Buffer }).payload.toString()) as { actionId: string }).actionId;
+    // An expired copy of our own offer, which the device refused without answering: the one code that may fail an action.
+    const base: RefusalReport = { v: 1, deviceId: 'dev-000', at: NOW + 1, refused: { code: 'expired', count: 3, since: NOW - 5000, actionId } };
+    const topic = deviceTopic('status', 'dev-000');
+    const decodedBase = decodeMessage(topic, Buffer.from(JSON.stringify(base)));
+    expect(decodedBase.ok && decodedBase.kind).toBe('refusal');
+    expect(twin.dump()).toEqual(fuzzed.dump());
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+
+    const valid: Input[] = [];
+    let refused = 0;
+    let delivered = 0;
+    const refusalEvents = fuzzed.db.prepare("SELECT COUNT(*) AS n FROM events WHERE type = 'device.refused'");
+    const at = (t: string) => (payload: Buffer): Input => ({ topic: t, payload });
+    const msg = (id: string, m: unknown): Input => ({ topic: deviceTopic('status', id), payload: Buffer.from(JSON.stringify(m)) });
+    // Schema-valid refusals that make no sense: every code, our offer's action id and others, counts and epochs at the limits.
+    const senseless = fc
+      .tuple(
+        fc.constantFrom(...DEVICES, 'dev-999'),
+        fc.constantFrom(...REFUSAL_CODES),
+        fc.option(fc.oneof(fc.constantFrom(actionId, actionId.replace(/\.\d+$/, '.2'), '1.1', '999999999999999.1', '0.0', '-1.1', '1.1.1', '__proto__'), fc.string({ minLength: 1, maxLength: 20 }).filter((id) => /^[^+#/\u0000$][^+#/\u0000]*$/.test(id))), { nil: undefined }),
+        fc.oneof(fc.constantFrom(1, 2, Number.MAX_SAFE_INTEGER), fc.integer({ min: 1, max: 100_000 })),
+        epochMs,
+        epochMs,
+      )
+      .map(([id, code, a, n, since, when]) => msg(id, { v: 1, deviceId: id, at: when, refused: { code, count: n, since, ...(a === undefined ? {} : { actionId: a }) } }));
+    // Refusal and status report mixed: the decoder picks the schema by the `refused` key, so each half must fail the other's schema.
+    const status: StatusReport = { v: 1, deviceId: 'dev-000', campaignId: '1', actionId, at: NOW + 1, step: { name: 'failed', code: 'SIGNATURE_INVALID', reason: 'x', transient: false } };
+    const hybrid = fc
+      .tuple(fc.constantFrom<object>({ ...status, refused: base.refused }, { ...base, step: status.step }, { ...base, campaignId: '1' }, { ...status, refused: null }, { ...base, refused: { ...base.refused, step: 'failed' } }), fc.boolean())
+      .chain(([m, mutate]) => (mutate ? jsonMutant(m) : fc.constant(Buffer.from(JSON.stringify(m)))))
+      .map(at(topic));
+    const [raw, nested, mutants, mutantsElsewhere, odd, mixed, topics] = split(INPUTS, 7) as [number, number, number, number, number, number, number];
+    const totals = await fuzzAsync<Input>(
+      'server-refusal',
+      0x5e7 + 9000,
+      [
+        { name: 'raw bytes and text', runs: raw, arb: fc.oneof(rawBytes(1024), rawText(1024)).map(at(topic)) },
+        {
+          name: 'deep nesting and oversized',
+          runs: nested,
+          arb: fc
+            .oneof(
+              fc.integer({ min: 100, max: 20_000 }).map((d) => Buffer.from(`${JSON.stringify({ ...base, refused: 0 }).slice(0, -2)}${deeplyNested(d)}}`)),
+              fc.integer({ min: 2_000, max: 10_000 }).map((n) => Buffer.from(JSON.stringify({ ...base, refused: { ...base.refused, actionId: 'x'.repeat(n) } }))),
+            )
+            .map(at(topic)),
+        },
+        { name: 'mutated valid refusal', runs: mutants, arb: jsonMutant(base).map(at(topic)) },
+        // From another device's topic: a device must not report (and fail actions) for another.
+        { name: "mutated refusal on another device's topic", runs: mutantsElsewhere, arb: fc.tuple(fc.constantFrom('dev-001', 'dev-003', 'dev-999'), fc.oneof(jsonMutant(base), fc.constant(Buffer.from(JSON.stringify(base))))).map(([id, p]) => ({ topic: deviceTopic('status', id), payload: p })) },
+        { name: 'schema-valid but senseless refusal', runs: odd, arb: senseless },
+        { name: 'refusal and status report mixed', runs: mixed, arb: hybrid },
+        { name: 'odd topics', runs: topics, arb: fc.tuple(oddTopic('status'), fc.oneof(jsonMutant(base), fc.constant(Buffer.from(JSON.stringify(base))))).map(([t, payload]) => ({ topic: t, payload })) },
+      ],
+      async (input): Promise<Verdict> => {
+        // Time moves on by 300 ms per input, so the server's throttle (one recorded refusal per device and code per second) both records and throttles.
+        const timed = { ...input, atMs: NOW + (delivered += 1) * 300 };
+        const changesBefore = fuzzed.changes();
+        const rejectedBefore = fuzzed.gateway.rejections.total();
+        const recordedBefore = fuzzed.gateway.stats.refusalsRecorded;
+        const failedBefore = fuzzed.gateway.stats.refusalsFailedAction;
+        const eventsBefore = (refusalEvents.get() as { n: number }).n;
+        try {
+          await deliverAndFlush(fuzzed, timed);
+        } catch (err) {
+          return { ok: false, kind: 'crash', detail: `delivery threw: ${String(err)}` };
+        }
+        if (fuzzed.failures.length > 0) return { ok: false, kind: 'crash', detail: fuzzed.failures.join('\n') };
+        const polluted = prototypePollution();
+        if (polluted !== null) return { ok: false, kind: 'state-change', detail: polluted };
+        if (fuzzed.client.published.length > 10_000) fuzzed.client.published.length = 0;
+        const decoded = decodeMessage(input.topic, input.payload);
+        if (!decoded.ok) {
+          refused += 1;
+          if (fuzzed.changes() !== changesBefore) return { ok: false, kind: 'state-change', detail: `a refused ${decoded.reason} input changed ${fuzzed.changes() - changesBefore} rows` };
+          if (fuzzed.gateway.rejections.total() !== rejectedBefore + 1) return { ok: false, kind: 'state-change', detail: 'a refused input was not counted as a rejection' };
+          return { ok: true, outcome: `refused: ${decoded.reason}` };
+        }
+        valid.push(timed);
+        if (decoded.kind !== 'refusal') return { ok: true, outcome: `valid ${decoded.kind}` };
+        // A valid refusal report is recorded as exactly one device.refused event, or (throttled, unknown device) dropped and counted.
+        const recorded = fuzzed.gateway.stats.refusalsRecorded - recordedBefore;
+        const events = (refusalEvents.get() as { n: number }).n - eventsBefore;
+        if (recorded !== events) return { ok: false, kind: 'state-change', detail: `${recorded} refusals recorded but ${events} device.refused events written` };
+        if (recorded === 0 && fuzzed.gateway.rejections.total() !== rejectedBefore + 1) return { ok: false, kind: 'state-change', detail: 'a refusal report neither recorded nor counted as dropped' };
+        if (recorded === 0 && fuzzed.changes() !== changesBefore) return { ok: false, kind: 'state-change', detail: 'a dropped refusal report changed rows' };
+        if (fuzzed.gateway.stats.refusalsFailedAction > failedBefore && decoded.message.refused.code !== 'expired') return { ok: false, kind: 'state-change', detail: `a ${decoded.message.refused.code} refusal failed an action` };
+        return { ok: true, outcome: recorded === 0 ? 'valid refusal, dropped' : fuzzed.gateway.stats.refusalsFailedAction > failedBefore ? 'valid refusal, recorded, action failed' : 'valid refusal, recorded' };
+      },
+    );
+    expect(totals.inputs).toBe(INPUTS);
+    // The generators reach the handler, not just the decoder: refusals were recorded and throttled, and our offer was failed once.
+    expect(fuzzed.gateway.stats.refusalsRecorded).toBeGreaterThan(0);
+    expect(totals.outcomes.get('valid refusal, dropped') ?? 0).toBeGreaterThan(0);
+    expect(fuzzed.gateway.stats.refusalsFailedAction).toBe(1);
+    for (const input of valid) await deliverAndFlush(twin, input);
+    expect(twin.failures).toEqual([]);
     expect(fuzzed.dump()).toEqual(twin.dump());
     expect(fuzzed.gateway.rejections.total() - twin.gateway.rejections.total()).toBe(refused);
     expect(fuzzed.gateway.stats).toEqual(twin.gateway.stats);
