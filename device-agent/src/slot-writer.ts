@@ -18,7 +18,7 @@
  */
 import { isPowerCut } from '@uniota/block-device';
 import type { BlockDevice } from '@uniota/block-device';
-import { ImageError, chunkLength, countVerifiedChunks, threadedChunkHasher, verifyChunk } from '@uniota/image';
+import { ImageError, checkChunkShape, countVerifiedChunks, threadedChunkHasher, verifyChunk } from '@uniota/image';
 import type { ChunkHasher, Manifest } from '@uniota/image';
 import { AgentError } from './errors.ts';
 import type { ImageSource } from './image-source.ts';
@@ -178,16 +178,4 @@ export async function streamIntoSlot(o: StreamOptions): Promise<number> {
     throw err;
   }
   return next;
-}
-
-/** The cheap checks of verifyChunk (index in range, exact length), done as a chunk arrives. */
-function checkChunkShape(manifest: Manifest, index: number, bytes: Uint8Array): void {
-  const { chunks } = manifest.payload;
-  if (!Number.isSafeInteger(index) || index < 0 || index >= chunks.length) {
-    throw new ImageError('CHUNK_INDEX_INVALID', `chunk index ${index} is outside 0..${chunks.length - 1}`);
-  }
-  const expected = chunkLength(manifest.payload, index);
-  if (bytes.byteLength !== expected) {
-    throw new ImageError('CHUNK_LENGTH_MISMATCH', `chunk ${index} is ${bytes.byteLength} bytes, expected ${expected}`);
-  }
 }

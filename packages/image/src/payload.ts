@@ -81,8 +81,11 @@ export class PayloadVerifier {
   }
 }
 
-/** Verifies one chunk by index (chunked download): index in range, exact length, signed hash. */
-export function verifyChunk(manifest: Manifest, index: number, bytes: Uint8Array): void {
+/**
+ * The cheap checks of verifyChunk (index in range, exact length): a streaming
+ * writer runs them as a chunk arrives and leaves the hash to its batch.
+ */
+export function checkChunkShape(manifest: Manifest, index: number, bytes: Uint8Array): void {
   const { chunks } = manifest.payload;
   if (!Number.isSafeInteger(index) || index < 0 || index >= chunks.length) {
     throw new ImageError('CHUNK_INDEX_INVALID', `chunk index ${index} is outside 0..${chunks.length - 1}`);
@@ -91,7 +94,12 @@ export function verifyChunk(manifest: Manifest, index: number, bytes: Uint8Array
   if (bytes.byteLength !== expected) {
     throw new ImageError('CHUNK_LENGTH_MISMATCH', `chunk ${index} is ${bytes.byteLength} bytes, expected ${expected}`);
   }
-  if (createHash('sha256').update(bytes).digest('hex') !== chunks[index]) {
+}
+
+/** Verifies one chunk by index (chunked download): index in range, exact length, signed hash. */
+export function verifyChunk(manifest: Manifest, index: number, bytes: Uint8Array): void {
+  checkChunkShape(manifest, index, bytes);
+  if (createHash('sha256').update(bytes).digest('hex') !== manifest.payload.chunks[index]) {
     throw new ImageError('CHUNK_HASH_MISMATCH', `chunk ${index} does not match its signed hash`);
   }
 }
