@@ -7,7 +7,7 @@ import { createBundle, inspectBundle, signManifestBytes, verifyBundle, verifyMan
 import { buildManifest, encodeManifest, type Manifest, type ManifestInput } from './manifest.ts';
 import type { RootSigned } from './root.ts';
 import { canonicalJson } from './shape.ts';
-import { DAY, key, NOW, payloadOf, signedHeaderFor, signedHeaderForText, trust } from './test-fixtures.ts';
+import { DAY, key, NOW, payloadOf, signedHeaderFor, signedHeaderForText, trust, codeOf } from './test-fixtures.ts';
 
 const t = trust({ imageKeys: 2, imageThreshold: 1 });
 const t2 = trust({ imageKeys: 2, imageThreshold: 2 });
@@ -26,16 +26,6 @@ const payload = payloadOf(10_000);
 const bundle = createBundle(input, payload, [t.imageKeys[0]!.signer]);
 const header = parseBundleHeader(bundle);
 const manifest = verifyBundle(bundle, t.signed, policy).manifest;
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ImageError) return err.code;
-    throw err;
-  }
-  return 'NO_ERROR';
-}
 
 function flip(bytes: Uint8Array, at: number): Uint8Array {
   const out = bytes.slice();

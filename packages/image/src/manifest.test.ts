@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ImageError } from './errors.ts';
 import { buildManifest, defaultChunkSize, encodeManifest, parseManifestBytes, validateManifest, type Manifest } from './manifest.ts';
-import { DAY, NOW, payloadOf } from './test-fixtures.ts';
+import { DAY, NOW, payloadOf, codeOf } from './test-fixtures.ts';
 
 const good = buildManifest(
   {
@@ -14,16 +13,6 @@ const good = buildManifest(
   },
   payloadOf(100_000),
 );
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ImageError) return err.code;
-    throw err;
-  }
-  return 'NO_ERROR';
-}
 
 function withField(path: string[], value: unknown): unknown {
   const copy = JSON.parse(JSON.stringify(good)) as Record<string, unknown>;

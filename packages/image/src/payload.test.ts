@@ -4,7 +4,7 @@ import { ImageError } from './errors.ts';
 import { buildManifest, chunkCount } from './manifest.ts';
 import { inlineChunkHasher, threadedChunkHasher } from './chunk-hasher.ts';
 import { PayloadVerifier, countVerifiedChunks, verifyChunk } from './payload.ts';
-import { DAY, NOW, payloadOf } from './test-fixtures.ts';
+import { DAY, NOW, payloadOf, codeOf } from './test-fixtures.ts';
 
 const payload = payloadOf(5_000, 7);
 const manifest = buildManifest(
@@ -12,16 +12,6 @@ const manifest = buildManifest(
   payload,
   NOW,
 );
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ImageError) return err.code;
-    throw err;
-  }
-  return 'NO_ERROR';
-}
 
 /** Cuts `bytes` at the given offsets (sorted, deduplicated, in range). */
 function slices(bytes: Uint8Array, cuts: number[]): Uint8Array[] {

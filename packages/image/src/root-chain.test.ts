@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ImageError } from './errors.ts';
 import { createRoot, signRoot, type RootDocument } from './root.ts';
 import { advanceTrustedRoot, parseRootChain } from './root-chain.ts';
-import { DAY, key, NOW, trust, type TestKey } from './test-fixtures.ts';
+import { DAY, key, NOW, trust, type TestKey, codeOf } from './test-fixtures.ts';
 
 /** Root v(prev+1) with new root keys, signed by the given keys. */
 function rotated(prev: RootDocument, newRoot: TestKey, signers: TestKey[], expiresAt = new Date(NOW.getTime() + 400 * DAY)): RootDocument {
@@ -16,16 +15,6 @@ function rotated(prev: RootDocument, newRoot: TestKey, signers: TestKey[], expir
     server: { keys: p.roles.server.keyids.map(raw), threshold: 1 },
   });
   return signRoot(signed, signers.map((k) => k.signer));
-}
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ImageError) return err.code;
-    throw err;
-  }
-  return 'NO_ERROR';
 }
 
 describe('advanceTrustedRoot', () => {

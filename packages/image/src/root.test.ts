@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { toBase64 } from './encoding.ts';
-import { ImageError } from './errors.ts';
 import {
   createRoot,
   parseRootDocument,
@@ -11,17 +10,7 @@ import {
   type RootDocument,
   type RootSigned,
 } from './root.ts';
-import { DAY, key, NOW, trust, type TestKey } from './test-fixtures.ts';
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ImageError) return err.code;
-    throw err;
-  }
-  return 'NO_ERROR';
-}
+import { DAY, key, NOW, trust, type TestKey, codeOf } from './test-fixtures.ts';
 
 function nextRoot(prev: RootSigned, rootKeys: TestKey[], opts: { version?: number; expiresAt?: Date } = {}): RootSigned {
   return createRoot({

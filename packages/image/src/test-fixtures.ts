@@ -7,6 +7,7 @@ import { generateKeyPair, signerFromPem, type Signer } from './keys.ts';
 import { createRoot, signRoot, type RootDocument, type RootSigned } from './root.ts';
 import { encodeBundleHeader } from './bundle-header.ts';
 import { signManifestBytes } from './bundle.ts';
+import { ImageError } from './errors.ts';
 
 export const NOW = new Date('2030-01-01T00:00:00.000Z');
 export const DAY = 86_400_000;
@@ -69,4 +70,15 @@ export function signedHeaderForText(text: string, signers: Signer[]): Uint8Array
 /** Same, for an object encoded canonically. */
 export function signedHeaderFor(manifest: unknown, signers: Signer[]): Uint8Array {
   return signedHeaderForText(canonicalJson(manifest), signers);
+}
+
+/** The ImageError code `fn` throws, or NO_ERROR; any other error propagates. */
+export function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ImageError) return err.code;
+    throw err;
+  }
+  return 'NO_ERROR';
 }
