@@ -120,6 +120,22 @@ describe('uniota pki + broker-config', () => {
     expect(openssl('verify', '-CAfile', join(old, 'device-ca.pem'), cert).status).not.toBe(0);
     expect(openssl('x509', '-in', cert, '-noout', '-ext', 'subjectAltName').stdout).toMatch(/DNS:updates\.example.*IP Address:127\.0\.0\.1/s);
     expect(JSON.parse(readFileSync(join(old, 'issued.json'), 'utf8')).issued).toContainEqual(expect.objectContaining({ commonName: 'api', profile: 'https' }));
+
+    // The same certificate without the key ever reaching the CA: key + CSR on
+    // the API host, signed at the CA with the SANs the CA operator chooses.
+    expect(await run('pki', 'csr', 'api2', '--key-out', p('api-host', 'api2.key'), '--out', p('api-host', 'api2.csr'))).toBe(0);
+    expect(await run('pki', 'sign', p('api-host', 'api2.csr'), '--profile', 'https', '--san', 'updates.example', '--dir', old, '--expect', 'api2', '--out', p('api-host', 'api2.pem'))).toBe(0);
+    const viaCsr = p('api-host', 'api2.pem');
+    expect(openssl('verify', '-purpose', 'sslserver', '-CAfile', join(old, 'api-ca.pem'), viaCsr).status).toBe(0);
+    expect(openssl('verify', '-CAfile', join(old, 'device-ca.pem'), viaCsr).status).not.toBe(0);
+    expect(openssl('x509', '-in', viaCsr, '-noout', '-ext', 'subjectAltName').stdout).toMatch(/DNS:updates\.example/);
+    // The certificate is for the key that stayed on the API host.
+    const modulus = (args: string[]) => openssl(...args, '-noout', '-modulus').stdout;
+    expect(modulus(['x509', '-in', viaCsr])).toBe(modulus(['rsa', '-in', p('api-host', 'api2.key')]));
+    expect(readdirSync(old).some((f) => f.startsWith('api2'))).toBe(false);
+    // SANs are for certificates clients connect to by name, not for device identities.
+    expect(await run('pki', 'sign', p('api-host', 'api2.csr'), '--profile', 'device', '--san', 'x.example', '--dir', old, '--out', p('api-host', 'x.pem'))).toBe(1);
+    expect(io.err).toMatch(/PKI_BAD_PROFILE.*--san/);
   });
 
   it.each([

@@ -73,7 +73,7 @@ export function register(program: Command): void {
       if (!existed) process.stdout.write(`CRL ${reissueCrl(store, { crlNumber: 0, issued: [] })}\n`);
     });
 
-  dirOpt(pki.command('issue').description('generate a key HERE and issue its certificate (server, broker, https; devices should use csr + sign)'))
+  dirOpt(pki.command('issue').description('generate a key HERE and issue its certificate (server, broker, https); to keep a key on its own host, and always for devices, use csr + sign'))
     .argument('<name>', 'device id, "uniota-server" for the server, a file name for the broker or the HTTPS API')
     .requiredOption('--out <dir>', 'where to write <name>.pem and <name>.key')
     .option('--profile <p>', 'device | server | broker | https (the update server\'s HTTPS API, signed by the API CA)', 'device')
@@ -99,8 +99,8 @@ export function register(program: Command): void {
 
   pki
     .command('csr')
-    .description('ON THE DEVICE: generate its private key and a certificate request (the key never leaves)')
-    .argument('<device-id>')
+    .description('ON THE DEVICE (or the broker / API host): generate its private key and a certificate request (the key never leaves)')
+    .argument('<name>', 'device id, or the broker / API certificate name')
     .requiredOption('--key-out <file>', 'private key (PEM, mode 0600)')
     .requiredOption('--out <file>', 'certificate request (PEM) to hand to the CA')
     .action((id: string, o: { keyOut: string; out: string }) => {
@@ -110,20 +110,25 @@ export function register(program: Command): void {
       process.stdout.write(`${o.out}\n`);
     });
 
-  dirOpt(pki.command('sign').description('AT THE CA: sign a device certificate request'))
+  dirOpt(pki.command('sign').description('AT THE CA: sign a certificate request (device, server, broker or https) made where its key lives'))
     .argument('<csr-file>')
-    .requiredOption('--out <file>', 'certificate (PEM) to send back to the device')
-    .option('--expect <device-id>', 'refuse unless the request is for this id')
-    .option('--profile <p>', 'device | server', 'device')
+    .requiredOption('--out <file>', 'certificate (PEM) to send back to the requester')
+    .option('--expect <name>', 'refuse unless the request is for this name')
+    .option('--profile <p>', 'device | server | broker | https', 'device')
+    .option('--san <names...>', 'broker and https only: IPs/DNS names clients connect to (default 127.0.0.1 localhost); never taken from the request')
     .option('--days <n>', 'validity in days', '825')
-    .action((csrFile: string, o: { dir: string; out: string; expect?: string; profile: string; days: string }) => {
+    .action((csrFile: string, o: { dir: string; out: string; expect?: string; profile: string; san?: string[]; days: string }) => {
       const store = new PkiStore(o.dir);
       const profile = profileOf(o.profile);
-      if (profile === 'broker' || profile === 'https') throw new UniotaError('PKI_BAD_PROFILE', `${o.profile} certificates are issued with \`pki issue --profile ${o.profile}\``);
+      if (o.san !== undefined && profile !== 'broker' && profile !== 'https') {
+        throw new UniotaError('PKI_BAD_PROFILE', `--san is for broker and https certificates, not ${o.profile}`);
+      }
+      // The same CA as `pki issue` for the profile: a CSR changes where the
+      // key is made, never who vouches for the certificate.
       const issued = signCsr(
-        store.ca('device'),
+        store.ca(issuerOf[profile]),
         readText(csrFile, 'certificate request'),
-        { profile, validDays: Number(o.days), ...(o.expect !== undefined ? { expectedCommonName: o.expect } : {}) },
+        { profile, validDays: Number(o.days), ...(o.expect !== undefined ? { expectedCommonName: o.expect } : {}), ...(o.san !== undefined ? { altNames: o.san } : {}) },
         systemPkiContext,
       );
       record(store, issued, profile);
