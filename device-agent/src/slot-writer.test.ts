@@ -127,6 +127,40 @@ describe('streamIntoSlot', () => {
     });
   }
 
+  it('copies chunks at any byte alignment exactly, into shared batches at the alignment of their first chunk', async () => {
+    // Chunks sliced from a bundle sit after a header of any length; the
+    // second source mixes alignments within a batch (still correct, only slower).
+    for (const shift of [(_i: number) => 3, (i: number) => i % 8]) {
+      const seen: { shared: boolean; mod8: number; first: number }[] = [];
+      const recording: ChunkHasher = {
+        async hashChunks(bytes, chunkSize) {
+          const digests = await inlineChunkHasher.hashChunks(bytes, chunkSize);
+          seen.push({ shared: bytes.buffer instanceof SharedArrayBuffer, mod8: bytes.byteOffset % 8, first: manifest.payload.chunks.indexOf(digests[0] as string) });
+          return digests;
+        },
+      };
+      const source: ImageSource = {
+        async fetch(_id, from, sink) {
+          for (let i = from; i < COUNT; i++) {
+            const len = Math.min(CHUNK, payload.length - i * CHUNK);
+            const holder = new Uint8Array(len + 8);
+            holder.set(payload.subarray(i * CHUNK, i * CHUNK + len), shift(i));
+            await sink(i, holder.subarray(shift(i), shift(i) + len));
+          }
+        },
+      };
+      const slot = new MemoryBlockDevice(payload.length);
+      const next = await streamIntoSlot({ slot, manifest, source, actionId: 'a', from: 0, every: 1000, hasher: recording, onDurable: async () => undefined });
+      expect(next).toBe(COUNT);
+      expect(Buffer.from(await slot.read(0, payload.length)).equals(Buffer.from(payload))).toBe(true);
+      expect(seen.length).toBeGreaterThan(1);
+      for (const batch of seen) {
+        expect(batch.shared).toBe(true);
+        expect(batch.mod8).toBe(shift(batch.first));
+      }
+    }
+  });
+
   it('never writes a byte of a chunk before that chunk verified', async () => {
     const cleared = new Set<number>();
     const ops: Op[] = [];
