@@ -16,6 +16,10 @@ checkfile /usr/lib/u-boot/qemu_arm64/u-boot.bin u-boot-qemu
 check mkimage u-boot-tools
 check aarch64-linux-gnu-as binutils-aarch64-linux-gnu
 check chromium chromium
+# The uniota ACL plugin for mosquitto (scripts/build-mosquitto-plugin.sh) is compiled against these.
+check gcc gcc
+checkfile /usr/include/mosquitto_plugin.h mosquitto-dev
+checkfile /usr/include/mosquitto.h libmosquitto-dev
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
   echo "installing Debian packages: ${need[*]}"

@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-system-deps.sh
 bash scripts/ensure-node-deps.sh
+echo "== mosquitto ACL plugin"
+bash scripts/build-mosquitto-plugin.sh
 echo "== type check"
 npx tsc -p tsconfig.json --noEmit
 echo "== web console build"

@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmod, copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,16 +81,35 @@ export interface MosquittoTlsFiles {
 /** A TLS mosquitto running the generated production config. */
 export interface SecureMosquitto extends Mosquitto {
   dir: string;
-  /** The generated mosquitto.conf and ACL file, as run. */
+  /** The generated mosquitto.conf, as run (the ACL is the uniota plugin with its rules as options). */
   conf: string;
-  acl: string;
   /** What mosquitto logged so far (stderr): what an operator reads when something is refused. */
   log(): string;
 }
 
+let builtPlugin: string | undefined;
+
+/**
+ * The uniota ACL plugin, built by scripts/build-mosquitto-plugin.sh (a no-op
+ * when it is up to date; scripts/test.sh builds it before the suite). A
+ * missing compiler or header fails here with the script's message.
+ */
+export function mosquittoPluginPath(): string {
+  if (builtPlugin === undefined) {
+    const script = new URL('../../scripts/build-mosquitto-plugin.sh', import.meta.url).pathname;
+    try {
+      builtPlugin = execFileSync('bash', [script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    } catch (err) {
+      const stderr = (err as { stderr?: string }).stderr ?? '';
+      throw new Error(`cannot build the mosquitto ACL plugin: ${stderr.trim() || String(err)}`);
+    }
+  }
+  return builtPlugin;
+}
+
 /**
  * Starts mosquitto with the PRODUCTION config from `mosquittoConfig` (client
- * certificates, identity as username, CRL, ACL file) on a free loopback port,
+ * certificates, identity as username, CRL, the uniota ACL plugin) on a free loopback port,
  * so security tests exercise exactly what `uniota broker-config` writes.
  */
 export async function startSecureMosquitto(files: MosquittoTlsFiles): Promise<SecureMosquitto> {
@@ -104,22 +123,24 @@ export async function startSecureMosquitto(files: MosquittoTlsFiles): Promise<Se
   await writeFile(path('broker.pem'), files.brokerCertPem);
   await writeFile(path('broker.key'), files.brokerKeyPem);
   await writeFile(path('crl.pem'), files.crlPem);
-  const { conf, acl } = mosquittoConfig({
+  // Copied next to the certificates: the `mosquitto` user may not be able to read the checkout.
+  await copyFile(mosquittoPluginPath(), path('uniota_acl.so'));
+  await chmod(path('uniota_acl.so'), 0o755);
+  const { conf } = mosquittoConfig({
     port,
     host: '127.0.0.1',
     deviceCaFile: path('devices-ca.pem'),
     certFile: path('broker.pem'),
     keyFile: path('broker.key'),
     crlFile: path('crl.pem'),
-    aclFile: path('acl'),
+    pluginFile: path('uniota_acl.so'),
     serverUsername: files.serverUsername,
     maxQueuedMessages: MOSQUITTO_MAX_QUEUED_MESSAGES,
   });
-  await writeFile(path('acl'), acl);
   // mosquitto's default log types (what an operator running it gets), with timestamps off for matching.
   const logged = `${conf}log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\nlog_timestamp false\n`;
   const m = await runMosquitto(dir, port, logged, `mqtts://127.0.0.1:${port}`);
-  return { ...m, dir, conf, acl };
+  return { ...m, dir, conf };
 }
 
 async function runMosquitto(dir: string, port: number, config: string, url: string): Promise<Mosquitto & { log(): string }> {

@@ -61,9 +61,15 @@ export { startEmbeddedBroker, type EmbeddedBroker } from './broker/index.ts';
 export { MqttLink, type MqttLinkOptions, type MessageHandlers, type LinkMessage } from './mqtt-link.ts';
 export {
   aclAllows,
+  BROKER_ACL,
+  BROKER_LOG_TOPIC,
   DEVICE_ACL,
   SERVER_FILTER,
   mosquittoConfig,
+  MOSQUITTO_PLUGIN_BUILD_PATH,
+  parseBrokerLogLine,
+  type BrokerAclRule,
+  type BrokerLogEntry,
   startSecureEmbeddedBroker,
   type AclRule,
   type MosquittoConfigOptions,

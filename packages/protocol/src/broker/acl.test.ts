@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { aclAllows } from './acl.ts';
+import { aclAllows, BROKER_ACL } from './acl.ts';
 import { mosquittoConfig } from './mosquitto-config.ts';
 
 const opts = { serverUsername: 'uniota-server' };
@@ -41,6 +41,17 @@ const rows: Array<[string, 'read' | 'write', string, boolean]> = [
   ['uniota-server', 'read', `$share/workers/${D}/+/status`, true],
   ['uniota-server', 'read', '$SYS/#', false],
   ['uniota-server', 'read', 'other/topic', false],
+  // the broker's warning log (denials of the mosquitto plugin): the server's account only
+  ['uniota-server', 'read', '$SYS/broker/log/W', true],
+  ['uniota-server', 'read', '$SYS/broker/log/N', false],
+  ['uniota-server', 'write', '$SYS/broker/log/W', false],
+  ['dev-a', 'read', '$SYS/broker/log/W', false],
+  // a shared subscription needs a plain group name
+  ['uniota-server', 'read', `$share/+/${D}/+/status`, false],
+  ['uniota-server', 'read', `$share//${D}/+/status`, false],
+  ['uniota-server', 'write', `$share/workers/${D}/dev-b/cmd`, false],
+  // `%u` is the asking identity, never a literal level
+  ['dev-a', 'write', `${D}/%u/status`, false],
 ];
 
 describe('ACL table', () => {
@@ -50,24 +61,29 @@ describe('ACL table', () => {
 });
 
 describe('mosquitto config', () => {
-  const { conf, acl } = mosquittoConfig({
+  const { conf } = mosquittoConfig({
     port: 8883, deviceCaFile: '/etc/u/ca.pem', certFile: '/etc/u/b.pem', keyFile: '/etc/u/b.key',
-    crlFile: '/etc/u/crl.pem', aclFile: '/etc/u/acl', serverUsername: 'uniota-server',
+    crlFile: '/etc/u/crl.pem', pluginFile: '/etc/u/uniota_acl.so', serverUsername: 'uniota-server',
   });
+  const lines = conf.split('\n');
   it('requires client certificates from the device CA, the CRL, identity as username and no anonymous access', () => {
     for (const line of [
       'allow_anonymous false', 'require_certificate true', 'use_identity_as_username true', 'use_username_as_clientid true',
-      'cafile /etc/u/ca.pem', 'crlfile /etc/u/crl.pem', 'tls_version tlsv1.2', 'acl_file /etc/u/acl', 'listener 8883 0.0.0.0',
-    ]) expect(conf.split('\n')).toContain(line);
+      'cafile /etc/u/ca.pem', 'crlfile /etc/u/crl.pem', 'tls_version tlsv1.2', 'listener 8883 0.0.0.0',
+    ]) expect(lines).toContain(line);
   });
-  it('renders every device rule as a %u pattern and gives the server its own user block', () => {
-    const lines = acl.split('\n');
-    expect(lines).toContain('pattern write uniota/v1/devices/%u/status');
-    expect(lines).toContain('pattern read uniota/v1/devices/%u/cmd');
-    // the shared fan-out rule is a pattern too: a `topic` line outside a user block applies to anonymous clients only
-    expect(lines).toContain('pattern read uniota/v1/images/+/chunks');
-    expect(lines.indexOf('pattern read uniota/v1/images/+/chunks')).toBeLessThan(lines.indexOf('user uniota-server'));
-    expect(lines.indexOf('topic readwrite uniota/v1/#')).toBeGreaterThan(lines.indexOf('user uniota-server'));
-    expect(lines.filter((l) => l.startsWith('topic readwrite'))).toHaveLength(1);
+  it('loads the ACL plugin with every row of the one table, and no acl_file', () => {
+    expect(lines).toContain('plugin /etc/u/uniota_acl.so');
+    expect(lines).toContain('plugin_opt_server_username uniota-server');
+    const rules = lines.filter((l) => l.startsWith('plugin_opt_acl_')).map((l) => l.split(' ').slice(1).join(' '));
+    expect(rules).toEqual(BROKER_ACL.map((r) => `${r.who} ${r.access} ${r.filter}`));
+    expect(rules).toContain('device write uniota/v1/devices/%u/status');
+    expect(rules).toContain('device read uniota/v1/images/+/chunks');
+    expect(rules).toContain('server read $SYS/broker/log/W');
+    expect(lines.some((l) => l.startsWith('acl_file'))).toBe(false);
+  });
+  it('publishes the log on $SYS topics and keeps stderr', () => {
+    expect(lines).toContain('log_dest topic');
+    expect(lines).toContain('log_dest stderr');
   });
 });
