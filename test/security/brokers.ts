@@ -17,12 +17,19 @@ export interface BrokerUnderTest {
    * (Absent for a broker the test did not start through startBroker.)
    */
   records?: () => string[];
+  /**
+   * Where the broker's own denial reports go (the embedded broker's onDenied
+   * hook, as update-server/src/server.ts wires it to the gateway). mosquitto
+   * has no hook: its ACL plugin logs denials, which the gateway reads on $SYS.
+   */
+  forwardDenials?(to: (d: BrokerDenial) => void): void;
   stop(): Promise<void>;
 }
 
 /** Starts real mosquitto with the generated config, or the embedded aedes broker, both with the suite PKI. */
 export async function startBroker(kind: BrokerUnderTest['name'], pki: SecurityPki): Promise<BrokerUnderTest> {
   const denials: BrokerDenial[] = [];
+  let forward: ((d: BrokerDenial) => void) | undefined;
   if (kind === 'mosquitto') {
     const m = await startSecureMosquitto({
       deviceCaPem: pki.deviceCa.certPem,
@@ -31,7 +38,11 @@ export async function startBroker(kind: BrokerUnderTest['name'], pki: SecurityPk
       crlPem: pki.crlPem,
       serverUsername: pki.server.name,
     });
-    return { name: kind, url: m.url, protocolVersion: 5, denials, records: () => m.log().split('\n').filter((l) => l !== ''), stop: () => m.stop() };
+    return {
+      name: kind, url: m.url, protocolVersion: 5, denials, records: () => m.log().split('\n').filter((l) => l !== ''),
+      forwardDenials: () => undefined,
+      stop: () => m.stop(),
+    };
   }
   const b = await startSecureEmbeddedBroker({
     deviceCaPem: pki.deviceCa.certPem,
@@ -39,9 +50,16 @@ export async function startBroker(kind: BrokerUnderTest['name'], pki: SecurityPk
     keyPem: pki.broker.keyPem,
     crlPem: pki.crlPem,
     serverUsername: pki.server.name,
-    onDenied: (d) => denials.push(d),
+    onDenied: (d) => {
+      denials.push(d);
+      forward?.(d);
+    },
   });
-  return { name: kind, url: b.url, protocolVersion: 4, denials, records: () => denials.map((d) => JSON.stringify(d)), stop: () => b.close() };
+  return {
+    name: kind, url: b.url, protocolVersion: 4, denials, records: () => denials.map((d) => JSON.stringify(d)),
+    forwardDenials: (to) => (forward = to),
+    stop: () => b.close(),
+  };
 }
 
 /** Outcome of one connection attempt. */

@@ -8,6 +8,7 @@ import { UBootEnvStore } from '@uniota/boot-control';
 import { NetworkedSimDevice, SimDevice, provisionSimDisk, smallDeviceSpec } from '@uniota/device-agent';
 import { loadConfig, memoryBlobStore, startServer, type RunningServer } from '@uniota/update-server';
 import { MqttGateway } from '../../update-server/src/gateway/mqtt-gateway.ts';
+import type { BrokerDenial } from '@uniota/protocol';
 import { makeBundle, makeTrust, TEST_HARDWARE } from '../helpers/fixtures.ts';
 import { until } from '../helpers/until.ts';
 import { connectAs, mustConnect, rawTls, record, settle, startBroker, type BrokerUnderTest } from './brokers.ts';
@@ -28,8 +29,12 @@ import { publishTablePart } from './attack-table.ts';
  *     events, and its gateway saw no hello, report or dropped message (so no
  *     forged message reached it and B's session never dropped); B still
  *     receives what the server sends it (a signed no-op cancel, journaled);
- *  5. the refusal is recorded where an operator sees it: mosquitto's log
- *     (its default log types) or the embedded broker's denial hook.
+ *  5. the refusal is recorded where an operator sees it: an ACL denial as a
+ *     `broker.denied` event in the server's events on both brokers (the
+ *     embedded broker's denial hook feeds the gateway, as in server.ts;
+ *     mosquitto's uniota ACL plugin logs it on $SYS/broker/log/W, which the
+ *     gateway reads); anything else in mosquitto's log (its default log
+ *     types) or the embedded broker's denial hook.
  *
  * The real server's gateway is the server side here: mosquitto gives one
  * session per identity (`use_username_as_clientid`), so a second server-role
@@ -76,13 +81,11 @@ const B = 'dev-b';
 /**
  * What an operator sees of each refusal, per broker: one new line of
  * `b.records()` must match. `null`: that broker leaves nothing at its
- * default log levels (mosquitto logs ACL denials only at `debug`); the row
- * says so instead of asserting a record.
+ * default log levels; the row says so instead of asserting a record.
+ * (ACL denials are checked as server events instead, see deniedEvent.)
  */
 type Recorded = Record<BrokerUnderTest['name'], RegExp | null>;
 const TLS_REFUSED: Recorded = { mosquitto: /^OpenSSL Error\[0\]: .*(certificate|alert)/, embedded: /^\{"kind":"tls"/ };
-const PUBLISH_DENIED: Recorded = { mosquitto: null, embedded: /^\{"kind":"publish","username":"dev-a","topic":"uniota\/v1\/devices\/dev-b\/status"\}$/ };
-const SUBSCRIBE_DENIED: Recorded = { mosquitto: null, embedded: /^\{"kind":"subscribe","username":"dev-a",/ };
 const BAD_CLIENT_ID: Recorded = { mosquitto: null, embedded: /^\{"kind":"connect","reason":"bad-client-id"/ };
 const PROTOCOL_ERROR: Recorded = { mosquitto: /^Client <unknown> disconnected due to protocol error\.$/, embedded: /^\{"kind":"malformed"/ };
 const OVERSIZED: Recorded = { mosquitto: /^Client (<unknown>|dev-a) disconnected due to oversize packet\.$/, embedded: /^\{"kind":"oversized"/ };
@@ -96,6 +99,7 @@ describe.each(['mosquitto', 'embedded'] as const)('MQTT attacks on the %s broker
   const dataDir = mkdtempSync(join(tmpdir(), 'uniota-mqtt-attacks-'));
   let before: Snapshot;
   let recordsBefore = 0;
+  let eventsBefore = 0;
   let probe = 0;
 
   beforeAll(async () => {
@@ -112,6 +116,8 @@ describe.each(['mosquitto', 'embedded'] as const)('MQTT attacks on the %s broker
     });
     updateServer = await startServer(loadConfig({}, { dataDir, port: 0, logLevel: 'silent', tickMs: 50 }), { gateway });
     await gateway.start(updateServer.app.engine);
+    // As update-server/src/server.ts wires its embedded broker (mosquitto: through its log on $SYS instead).
+    b.forwardDenials?.((d) => gateway.recordBrokerDenial(d));
     // Device B: a real agent on a factory-fresh simulated device (slot A, v1.0.0).
     const spec = smallDeviceSpec(trust.root, TEST_HARDWARE);
     const { disk, layout } = await provisionSimDisk(spec, makeBundle(trust, { version: '1.0.0', behaviour: 'ok' }));
@@ -162,7 +168,8 @@ describe.each(['mosquitto', 'embedded'] as const)('MQTT attacks on the %s broker
         device: deviceRow(),
         devices: one('SELECT COUNT(*) AS n FROM devices'),
         actions: one('SELECT COUNT(*) AS n FROM actions'),
-        events: one('SELECT COALESCE(MAX(id), 0) AS n FROM events'),
+        // The record of the refusal itself (check 5) is the one event an attack may add.
+        events: one("SELECT COALESCE(MAX(id), 0) AS n FROM events WHERE type != 'broker.denied'"),
         hellos: gateway.stats.hellos,
         reports: gateway.stats.reportsIngested + gateway.stats.reportsIgnored,
         dropped: gateway.rejections.total(),
@@ -183,6 +190,7 @@ describe.each(['mosquitto', 'embedded'] as const)('MQTT attacks on the %s broker
   beforeEach(async () => {
     before = await snapshot();
     recordsBefore = b.records?.().length ?? 0;
+    eventsBefore = (updateServer.app.db.prepare('SELECT COALESCE(MAX(id), 0) AS n FROM events').get() as { n: number }).n;
   });
 
   /** Checks 2-4 (then that B is still reachable), and 5: returns the record line the refusal left, for the table. */
@@ -206,13 +214,32 @@ describe.each(['mosquitto', 'embedded'] as const)('MQTT attacks on the %s broker
     return line ?? '';
   }
 
+  /**
+   * Check 5 for an ACL denial, on both brokers: exactly the attacker's
+   * request, under its identity, is a new `broker.denied` event of the server.
+   */
+  async function deniedEvent(denial: BrokerDenial): Promise<string> {
+    const want = JSON.stringify(denial);
+    const find = () =>
+      (updateServer.app.db.prepare("SELECT device_id, data FROM events WHERE type = 'broker.denied' AND id > ?").all(eventsBefore) as { device_id: string | null; data: string }[]).find(
+        (r) => r.device_id === 'dev-a' && r.data === want,
+      );
+    await waitFor(() => find() !== undefined);
+    const got = find();
+    const all = updateServer.app.db.prepare("SELECT device_id, data FROM events WHERE type = 'broker.denied' AND id > ?").all(eventsBefore);
+    expect(got, `a broker.denied event of dev-a with ${want}; new ones: ${JSON.stringify(all)}`).toBeDefined();
+    return `EVENT broker.denied ${got?.data ?? ''}`;
+  }
+
   function row(attack: string, expected: string, observed: string, recordLine: string): void {
     const rec =
       recordLine === ''
         ? ''
         : recordLine === 'NOTHING'
-          ? `; not recorded: mosquitto logs ACL denials only at debug level, the attacker alone sees the refusal`
-          : `; recorded by the ${kind === 'mosquitto' ? 'mosquitto log' : 'embedded broker denial hook'}: ${recordLine.trim().slice(0, 140)}`;
+          ? `; not recorded: the broker logs this only at debug level, the attacker alone sees the refusal`
+          : recordLine.startsWith('EVENT ')
+            ? `; recorded in server events (${kind === 'mosquitto' ? 'from the uniota ACL plugin log on $SYS/broker/log/W' : 'from the embedded broker denial hook'}): ${recordLine.slice(6).slice(0, 140)}`
+            : `; recorded by the ${kind === 'mosquitto' ? 'mosquitto log' : 'embedded broker denial hook'}: ${recordLine.trim().slice(0, 140)}`;
     rows.push({ broker: kind, attack, expected, observed: `${observed}; dev-b slots, boot env and server state unchanged${rec}` });
   }
 
@@ -239,7 +266,9 @@ describe.each(['mosquitto', 'embedded'] as const)('MQTT attacks on the %s broker
     expect(outcome).not.toBe('PUBACK ok');
     await a.endAsync(true);
     // Had it been delivered, the gateway would have dropped it as a bad report (counted): the snapshot says it saw nothing.
-    row('device A publishes status as device B', 'refused, server sees nothing', `${outcome}; the server's gateway received nothing`, await assertNothingChanged(PUBLISH_DENIED));
+    await assertNothingChanged(null);
+    const recorded = await deniedEvent({ kind: 'publish', username: 'dev-a', topic: `${D}/${B}/status` });
+    row('device A publishes status as device B', 'refused, server sees nothing', `${outcome}; the server's gateway received nothing`, recorded);
   });
 
   it.each([
@@ -253,17 +282,21 @@ describe.each(['mosquitto', 'embedded'] as const)('MQTT attacks on the %s broker
     const gotA = record(a);
     const granted = await a.subscribeAsync(filter, { qos: 1 }).then(
       (g) => g.map((x) => x.qos).join(','),
-      // MQTT.js rejects a SUBACK that carries 0x80 instead of returning it.
-      (e: Error) => (/Unspecified error/.test(e.message) ? '128' : `error ${e.message}`),
+      // MQTT.js rejects a SUBACK that carries a failure code instead of returning it: 0x80 (3.1.1), 0x87 (5).
+      (e: Error) => (/Unspecified error/.test(e.message) ? '128' : /Not authorized/.test(e.message) ? '135' : `error ${e.message}`),
     );
+    // Refused outright on both brokers (mosquitto's file ACL used to grant it and filter on delivery).
+    expect(granted).toMatch(/^(128|135)$/);
     // A command for B (B journals it, so it was delivered to B while A listened).
     await reachB();
     await settle(200);
     const leaked = gotA.filter((m) => m.topic.includes(B));
     expect(leaked).toEqual([]);
-    const suback = granted === '128' ? 'SUBACK 0x80 (denied)' : `SUBACK qos ${granted} (filtered on delivery)`;
+    const suback = granted === '128' ? 'SUBACK 0x80 (denied)' : 'SUBACK 0x87 (not authorized)';
     await a.endAsync(true);
-    row(attack, 'nothing of B delivered', `${suback}; received ${leaked.length} of B's messages`, await assertNothingChanged(SUBSCRIBE_DENIED));
+    await assertNothingChanged(null);
+    const recorded = await deniedEvent({ kind: 'subscribe', username: 'dev-a', filter });
+    row(attack, 'nothing of B delivered', `${suback}; received ${leaked.length} of B's messages`, recorded);
   });
 
   it.each([

@@ -62,7 +62,11 @@ export async function startServer(config: ServerConfig, deps: { gateway?: Device
     const tls = config.brokerTlsDir === undefined ? undefined : readBrokerTls(config.brokerTlsDir, brokerUrl === '');
     if (brokerUrl === '' && tls?.embedded !== undefined) {
       // Production rules on the embedded broker: client certificates, CRL, per-device ACL.
-      broker = await startSecureEmbeddedBroker({ port: config.embeddedBrokerPort, serverUsername: tls.serverUsername, ...tls.embedded });
+      // Its denials become `broker.denied` events through the gateway, as mosquitto's do through its log.
+      broker = await startSecureEmbeddedBroker({
+        port: config.embeddedBrokerPort, serverUsername: tls.serverUsername, ...tls.embedded,
+        onDenied: (d) => gateway?.recordBrokerDenial(d),
+      });
       brokerUrl = broker.url;
       brokerProtocolVersion = broker.protocolVersion;
     } else if (brokerUrl === '') {

@@ -52,6 +52,12 @@ export interface MqttLinkOptions {
   onDisconnect?: () => void;
   /** Handler exceptions land here; they never crash the link. */
   onHandlerError?: (err: unknown, kind: TopicKind) => void;
+  /**
+   * Messages on the broker's own topics (`$SYS/...`, outside the protocol
+   * tree), undecoded: the server reads the broker's denial log there. Without
+   * it they are counted and dropped like any unknown topic.
+   */
+  onBrokerMessage?: (topic: string, payload: Buffer) => void;
 }
 
 /**
@@ -187,6 +193,14 @@ export class MqttLink {
   }
 
   #onMessage(topic: string, payload: Buffer): void {
+    if (this.#o.onBrokerMessage !== undefined && topic.startsWith('$SYS/')) {
+      try {
+        this.#o.onBrokerMessage(topic, payload);
+      } catch {
+        // A broker log line is information only: a failing reader must not take the link down.
+      }
+      return;
+    }
     const decoded = decodeMessage(topic, payload);
     if (!decoded.ok) {
       this.#o.counter.record(decoded, topic);

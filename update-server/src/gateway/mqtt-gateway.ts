@@ -11,19 +11,22 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
+  BROKER_LOG_TOPIC,
   ChunkServer,
   MqttLink,
   RejectionCounter,
   allDevicesFilter,
   deviceTopic,
+  parseBrokerLogLine,
   realTimers,
   signCommand,
 } from '@uniota/protocol';
-import type { CommandBody, CommandSigner, Hello, ProtocolLogger, RefusalReport, StatusReport, TransferMode } from '@uniota/protocol';
+import type { BrokerDenial, CommandBody, CommandSigner, Hello, ProtocolLogger, RefusalReport, StatusReport, TransferMode } from '@uniota/protocol';
 import { parseBundleHeader, validateManifest } from '@uniota/image';
 import type { BlobStore } from '../images/blob-store.ts';
 import type { CampaignEngine } from '../campaign/engine.ts';
 import type { CancelCommand, DeviceGateway, DeviceReport, UpdateOffer } from '../campaign/gateway.ts';
+import { BrokerDenialRecorder } from './broker-denials.ts';
 import { PublishPacer } from './publish-pacer.ts';
 import { RefusalIngest } from './refusal-ingest.ts';
 import { toEngineReport, wireActionId } from './report-map.ts';
@@ -70,12 +73,14 @@ export interface GatewayStats {
   /** Devices' refusal reports recorded as `device.refused` events (and of those, actions failed by one). */
   refusalsRecorded: number;
   refusalsFailedAction: number;
+  /** Broker ACL (and other) denials recorded as `broker.denied` events (see broker-denials.ts). */
+  brokerDenialsRecorded: number;
 }
 
 export class MqttGateway implements DeviceGateway {
   readonly rejections: RejectionCounter;
   readonly chunks: ChunkServer;
-  readonly stats: GatewayStats = { offersSent: 0, cancelsSent: 0, reportsIngested: 0, reportsIgnored: 0, hellos: 0, offersResent: 0, refusalsRecorded: 0, refusalsFailedAction: 0 };
+  readonly stats: GatewayStats = { offersSent: 0, cancelsSent: 0, reportsIngested: 0, reportsIgnored: 0, hellos: 0, offersResent: 0, refusalsRecorded: 0, refusalsFailedAction: 0, brokerDenialsRecorded: 0 };
   #link: MqttLink | null = null;
   #engine: CampaignEngine | null = null;
   readonly #images = new Map<string, ImageEntry>();
@@ -93,6 +98,7 @@ export class MqttGateway implements DeviceGateway {
    */
   readonly #unanswered = new Map<string, UpdateOffer>();
   #flushTimer: NodeJS.Timeout | null = null;
+  #denials: BrokerDenialRecorder | null = null;
 
   constructor(private readonly o: MqttGatewayOptions) {
     this.rejections = new RejectionCounter(o.logger === undefined ? {} : { logger: o.logger });
@@ -116,6 +122,7 @@ export class MqttGateway implements DeviceGateway {
       const offer = this.#unanswered.get(deviceId);
       return offer !== undefined && wireActionId(offer.actionId, offer.attempt) === actionId;
     });
+    this.#denials = new BrokerDenialRecorder(engine.events, this.o.now ?? Date.now);
     this.#link = await MqttLink.connect({
       url: this.o.brokerUrl,
       clientId: this.o.clientId ?? `uniota-server-${randomBytes(4).toString('hex')}`,
@@ -141,7 +148,24 @@ export class MqttGateway implements DeviceGateway {
       counter: this.rejections,
       ...(this.o.link ?? {}),
       onHandlerError: (err, kind) => this.o.logger?.warn({ err: err instanceof Error ? err.message : String(err), kind }, 'gateway handler failed'),
+      onBrokerMessage: (_topic, payload) => this.#onBrokerLog(payload.toString('utf8')),
     });
+    // mosquitto with the uniota ACL plugin logs its denials there; a broker that refuses it only costs that record.
+    await this.#link.subscribe([BROKER_LOG_TOPIC]).catch((err: unknown) =>
+      this.o.logger?.warn({ err: err instanceof Error ? err.message : String(err) }, `broker log ${BROKER_LOG_TOPIC} not readable: broker denials are not recorded`),
+    );
+  }
+
+  /** Records a denial the broker reported (the embedded broker's onDenied hook) as a `broker.denied` event. */
+  recordBrokerDenial(d: BrokerDenial): void {
+    if (this.#denials?.record(d) === 'recorded') this.stats.brokerDenialsRecorded += 1;
+  }
+
+  #onBrokerLog(line: string): void {
+    const entry = parseBrokerLogLine(line);
+    if (entry === null) return;
+    const outcome = entry.kind === 'denied' ? this.#denials?.record(entry.denial) : this.#denials?.recordBrokerSuppressed(entry.count);
+    if (outcome === 'recorded') this.stats.brokerDenialsRecorded += 1;
   }
 
   async stop(): Promise<void> {
