@@ -5,6 +5,7 @@
  *
  *   parent → { cmd: 'stop' }            child → { ready: true, startSeconds }
  *   parent → { cmd: 'versions' }        child → { versions }
+ *   parent → { cmd: 'cpu' }             child → { cpuMs }  (this process's CPU time so far, user + system)
  */
 import { readFileSync } from 'node:fs';
 import { FleetSim } from '@uniota/device-agent';
@@ -19,6 +20,12 @@ interface WorkerArgs {
   bundlePath: string;
   window: number;
 }
+
+/** CPU time of this process (every thread), in ms. */
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 
 const args = JSON.parse(process.argv[2] ?? '{}') as WorkerArgs;
 const send = (m: unknown) => process.send?.(m);
@@ -40,6 +47,7 @@ await fleet.start();
 send({ ready: true, startSeconds: (performance.now() - t0) / 1000, rssMiB: process.memoryUsage().rss / 1048576 });
 
 process.on('message', (m: { cmd: string }) => {
-  if (m.cmd === 'versions') send({ versions: fleet.versions(), rssMiB: process.memoryUsage().rss / 1048576, peakMiB: peak / 1048576 });
+  if (m.cmd === 'versions') send({ versions: fleet.versions(), rssMiB: process.memoryUsage().rss / 1048576, peakMiB: peak / 1048576, hashed: fleet.hasher.stats });
+  if (m.cmd === 'cpu') send({ cpuMs: cpuMs() });
   if (m.cmd === 'stop') void fleet.stop().then(() => process.exit(0));
 });

@@ -21,11 +21,12 @@ import {
   erasedTrailerPrefix,
   parseBundleHeader,
   slotCapacity,
+  threadedChunkHasher,
   trailerOffset,
   verifyManifest,
   verifySlot,
 } from '@uniota/image';
-import type { Manifest, RootSigned } from '@uniota/image';
+import type { ChunkHasher, Manifest, RootSigned } from '@uniota/image';
 import { UniotaError } from '@uniota/errors';
 import { HISTORY_LIMIT, initialState } from './agent-state.ts';
 import type { AgentStateName, CommittedImage, JournalState, UpdateJob, UpdateOutcome } from './agent-state.ts';
@@ -53,6 +54,12 @@ export interface AgentDeps {
   healthCheck: HealthCheck;
   transport: AgentTransport;
   source: ImageSource;
+  /**
+   * Where payload chunks are hashed (download and slot verification);
+   * default: worker threads for large runs. A simulated fleet passes one
+   * that hashes identical bytes once per process (FleetChunkHasher).
+   */
+  hasher?: ChunkHasher;
   /** Chunks between durable progress records (resume granularity vs. flushes); default: every 4 MiB. */
   progressEvery?: number;
   log?: (line: string) => void;
@@ -368,6 +375,7 @@ export class UpdateAgent {
           actionId: job.actionId,
           from,
           every,
+          ...(this.d.hasher === undefined ? {} : { hasher: this.d.hasher }),
           onDurable: async (reached) => {
             await this.save({ ...this.s, update: { ...job, nextChunk: reached } });
             await this.report('downloading', { progress: { chunksDone: reached, chunkCount: job.chunkCount } });
@@ -423,12 +431,13 @@ export class UpdateAgent {
   /** Reads the whole target slot back and verifies it; returns the problem or null. */
   private async checkSlot(job: UpdateJob): Promise<string | null> {
     try {
-      const v = await verifySlot(this.d.slots[job.targetSlot], this.d.trailerSize, this.root, {
-        hardware: this.d.hardware,
-        minSecurityCounter: this.s.minSecurityCounter,
-        now: this.d.clock(),
-        checkExpiry: false,
-      });
+      const v = await verifySlot(
+        this.d.slots[job.targetSlot],
+        this.d.trailerSize,
+        this.root,
+        { hardware: this.d.hardware, minSecurityCounter: this.s.minSecurityCounter, now: this.d.clock(), checkExpiry: false },
+        this.d.hasher ?? threadedChunkHasher,
+      );
       if (v.manifest.version !== job.version || Buffer.from(job.headerB64, 'base64').length === 0) return 'slot holds a different image';
       return null;
     } catch (err) {
@@ -573,12 +582,13 @@ export class UpdateAgent {
 /** The committed-image record of `slot` if it verifies, else null. */
 async function verifiedImage(deps: AgentDeps, slot: SlotName, root: RootSigned = deps.root): Promise<CommittedImage | null> {
   try {
-    const v = await verifySlot(deps.slots[slot], deps.trailerSize, root, {
-      hardware: deps.hardware,
-      minSecurityCounter: 0,
-      now: deps.clock(),
-      checkExpiry: false,
-    });
+    const v = await verifySlot(
+      deps.slots[slot],
+      deps.trailerSize,
+      root,
+      { hardware: deps.hardware, minSecurityCounter: 0, now: deps.clock(), checkExpiry: false },
+      deps.hasher ?? threadedChunkHasher,
+    );
     return { slot, version: v.manifest.version, securityCounter: v.manifest.securityCounter };
   } catch (err) {
     if (err instanceof ImageError) return null;

@@ -18,7 +18,7 @@ import type { BlockDevice, DiskLayout, FaultPlan } from '@uniota/block-device';
 import { UBootEnvBootControl, UBootEnvStore, initialBootEnv } from '@uniota/boot-control';
 import type { SlotName } from '@uniota/boot-control';
 import { encodeSlotTrailer, parseBundleHeader, verifyManifest } from '@uniota/image';
-import type { RootSigned } from '@uniota/image';
+import type { ChunkHasher, RootSigned } from '@uniota/image';
 import { bootOnce } from '@uniota/bootloader-sim';
 import type { BootResult, BootloaderQuirks, SimBehaviour } from '@uniota/bootloader-sim';
 import type { Manifest } from '@uniota/image';
@@ -110,6 +110,8 @@ export class SimDevice {
     readonly storage: BlockDevice,
     readonly spec: SimDeviceSpec,
     readonly layout: DiskLayout,
+    /** Where the agent hashes chunks (a fleet shares one FleetChunkHasher); default the agent's own. */
+    readonly hasher?: ChunkHasher,
   ) {}
 
   /**
@@ -195,6 +197,7 @@ export class SimDevice {
         root: this.spec.root,
         trailerSize: this.spec.trailerSize,
         clock,
+        ...(this.hasher === undefined ? {} : { hasher: this.hasher }),
         healthCheck: fixedHealthCheck(
           behaviour === 'ok' ? { healthy: true, reason: 'image reports healthy' } : { healthy: false, reason: 'image reports unhealthy' },
         ),
@@ -210,7 +213,7 @@ export class SimDevice {
   /** A copy of this device whose disk evolves independently (for sweeps). */
   clone(): SimDevice {
     if (!(this.storage instanceof MemoryBlockDevice)) throw new Error('only memory-backed devices can be cloned');
-    return new SimDevice(this.storage.clone(), this.spec, this.layout);
+    return new SimDevice(this.storage.clone(), this.spec, this.layout, this.hasher);
   }
 
   private slotViews(disk: BlockDevice): Record<SlotName, BlockDevice> {

@@ -13,8 +13,23 @@ import type { RootSigned } from '@uniota/image';
 import type { ProtocolLogger } from '@uniota/protocol';
 import { NetworkedSimDevice } from '../backends/networked-sim-device.ts';
 import { SharedPageDisk } from '../backends/shared-page-disk.ts';
+import { FleetChunkHasher } from '../backends/fleet-chunk-hasher.ts';
 import { SimDevice, provisionSimDisk, smallDeviceSpec } from '../backends/sim-device.ts';
 import type { SimDeviceSpec } from '../backends/sim-device.ts';
+
+/**
+ * The fleet's device: smallDeviceSpec with a boot env and a data partition
+ * sized to what they hold. Every env access reads and CRCs both copies, and
+ * every journal load reads both halves of the data partition, so a 16 KiB env
+ * and a 1 MiB data partition made each simulated boot copy about 1 MiB (two
+ * journal loads) plus 32 KiB per env read: a third of a device's bytes read
+ * per update. A 4 KiB env (the variables take a few hundred bytes) and
+ * 128 KiB journal copies (a record, trusted roots included, is a few KiB)
+ * keep room to spare.
+ */
+export function fleetDeviceSpec(root: RootSigned, hardware = 'sim-board-1'): SimDeviceSpec {
+  return { ...smallDeviceSpec(root, hardware), envSize: 0x1000, dataSize: 256 * 1024 };
+}
 
 export interface FleetFaults {
   /** Chance per device per fault tick of a power cut (device off, then on again). */
@@ -63,19 +78,21 @@ export class FleetSim {
   /** Counters of what happened to the fleet. */
   readonly counters = { boots: 0, resets: 0, bricked: 0, powerCuts: 0, networkDrops: 0 };
   #faultTimer: NodeJS.Timeout | null = null;
+  /** One hasher for every device: identical chunks are hashed once per process (see FleetChunkHasher). */
+  readonly hasher = new FleetChunkHasher();
 
   private constructor(private readonly o: FleetSimOptions) {}
 
   /** Provisions the template disk and creates the devices (not yet powered on). */
   static async create(o: FleetSimOptions): Promise<FleetSim> {
     const fleet = new FleetSim(o);
-    const spec = { ...smallDeviceSpec(o.root, o.hardware ?? 'sim-board-1'), ...(o.spec ?? {}) };
+    const spec = { ...fleetDeviceSpec(o.root, o.hardware ?? 'sim-board-1'), ...(o.spec ?? {}) };
     // One page pool for the fleet: devices that wrote the same bytes share them.
     const template = await provisionSimDisk(spec, o.factoryBundle, (size) => new SharedPageDisk(size));
     const width = String(o.count).length;
     for (let i = 0; i < o.count; i++) {
       const id = `${o.idPrefix ?? 'sim'}-${String(i + 1).padStart(width, '0')}`;
-      const device = new SimDevice(template.disk.clone(), spec, template.layout);
+      const device = new SimDevice(template.disk.clone(), spec, template.layout, fleet.hasher);
       fleet.devices.push(
         new NetworkedSimDevice(device, {
           deviceId: id,

@@ -11,7 +11,7 @@
 import { CommandGuard, MqttLink, RejectionCounter, deviceTopic, imageChunksTopic } from '@uniota/protocol';
 import type { CommandEnvelope, Hello, MqttLinkOptions, ProtocolLogger, StatusReport as WireReport } from '@uniota/protocol';
 import type { SlotName } from '@uniota/boot-control';
-import { ImageError, verifySlot } from '@uniota/image';
+import { ImageError, threadedChunkHasher, verifySlot } from '@uniota/image';
 import { UpdateAgent } from '../agent.ts';
 import type { AgentDeps, RunResult } from '../agent.ts';
 import type { AgentTransport, StatusReport } from '../transport.ts';
@@ -93,6 +93,7 @@ export class AgentService {
         else await this.#link.unsubscribe([imageChunksTopic(imageId)]);
       },
       ...(o.transfer ?? {}),
+      ...(o.deps.hasher === undefined ? {} : { hasher: o.deps.hasher }),
     });
   }
 
@@ -240,7 +241,7 @@ export class AgentService {
     const inventory = this.#inventory as SlotInventory;
     const slot = (s: SlotName) => inventory.report(s, async () => {
       try {
-        const v = await verifySlot(d.slots[s], d.trailerSize, (this.#agent as UpdateAgent).trustedRoot, { hardware: d.hardware, minSecurityCounter: 0, now: d.clock(), checkExpiry: false });
+        const v = await verifySlot(d.slots[s], d.trailerSize, (this.#agent as UpdateAgent).trustedRoot, { hardware: d.hardware, minSecurityCounter: 0, now: d.clock(), checkExpiry: false }, d.hasher ?? threadedChunkHasher);
         return { version: v.manifest.version.slice(0, 64), bootable: true };
       } catch (err) {
         if (err instanceof ImageError) return { version: null, bootable: false };

@@ -15,8 +15,8 @@
 import { ChunkReceiver, ProtocolErrorCode, realTimers } from '@uniota/protocol';
 import type { ChunkFrame, ChunkRequest, TransferMode, TransferTimers } from '@uniota/protocol';
 import { UniotaError } from '@uniota/errors';
-import { ImageError, parseBundleHeader, verifyChunk } from '@uniota/image';
-import type { Manifest } from '@uniota/image';
+import { ImageError, checkChunkShape, parseBundleHeader, verifyChunk } from '@uniota/image';
+import type { ChunkHasher, Manifest } from '@uniota/image';
 import { validateManifest } from '@uniota/image';
 import { AgentError } from '../errors.ts';
 import type { ChunkSink, ImageSource } from '../image-source.ts';
@@ -54,6 +54,8 @@ export interface MqttImageSourceOptions {
   /** Period the throughput is averaged over; default DEFAULT_THROUGHPUT_WINDOW_MS. */
   throughputWindowMs?: number;
   timers?: TransferTimers;
+  /** Hashes each received chunk for its check (default: SHA-256 inline, chunk by chunk). */
+  hasher?: ChunkHasher;
 }
 
 export class MqttImageSource implements ImageSource {
@@ -99,8 +101,13 @@ export class MqttImageSource implements ImageSource {
       firstMissingChunk: from,
       verifyChunk: (index, bytes) => {
         try {
-          verifyChunk(manifest, index, bytes);
-          return true;
+          const hasher = this.o.hasher;
+          if (hasher === undefined) {
+            verifyChunk(manifest, index, bytes);
+            return true;
+          }
+          checkChunkShape(manifest, index, bytes);
+          return hasher.hashChunks(bytes, bytes.byteLength).then((d) => d[0] === manifest.payload.chunks[index]);
         } catch (err) {
           if (err instanceof ImageError) return false;
           throw err;
