@@ -4,6 +4,7 @@ import { CampaignsRepo, type Campaign, type Wave } from '../db/campaigns-repo.ts
 import { DevicesRepo, type DeviceHello } from '../db/devices-repo.ts';
 import { EventsRepo } from '../db/events-repo.ts';
 import { ImagesRepo, type ImageRecord } from '../db/images-repo.ts';
+import { statement } from '../db/statements.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import { AdmissionRepo } from '../admission/admission-repo.ts';
 import { initialAdmission, nextAdmission, type AdmissionCommand, type AdmissionPolicy, type AdmissionState } from '../admission/transitions.ts';
@@ -416,8 +417,7 @@ export class CampaignEngine {
   }
 
   private collectUnsent(campaignId: number, offers: UpdateOffer[], cancels: CancelCommand[]): void {
-    const unsent = this.db
-      .prepare(`SELECT id FROM actions WHERE campaign_id = ? AND sent_at IS NULL AND state IN ('offered', 'canceling') ORDER BY id`)
+    const unsent = statement(this.db, `SELECT id FROM actions WHERE campaign_id = ? AND sent_at IS NULL AND state IN ('offered', 'canceling') ORDER BY id`)
       .all(campaignId) as { id: number }[];
     if (unsent.length === 0) return;
     const { campaign, image } = this.cached(campaignId);

@@ -1,4 +1,5 @@
 import type { Db } from './open.ts';
+import { statement } from './statements.ts';
 import type { ActionState, FailureKind } from '../campaign/states.ts';
 
 /** One device's part in one campaign. */
@@ -103,9 +104,8 @@ export class ActionsRepo {
   byCampaign(campaignId: number, states?: readonly ActionState[]): Action[] {
     const rows = (
       states === undefined
-        ? this.db.prepare('SELECT * FROM actions WHERE campaign_id = ? ORDER BY wave, id').all(campaignId)
-        : this.db
-            .prepare(`SELECT * FROM actions WHERE campaign_id = ? AND state IN (SELECT value FROM json_each(?)) ORDER BY wave, id`)
+        ? statement(this.db, 'SELECT * FROM actions WHERE campaign_id = ? ORDER BY wave, id').all(campaignId)
+        : statement(this.db, `SELECT * FROM actions WHERE campaign_id = ? AND state IN (SELECT value FROM json_each(?)) ORDER BY wave, id`)
             .all(campaignId, JSON.stringify(states))
     ) as Row[];
     return rows.map(toAction);
@@ -117,11 +117,11 @@ export class ActionsRepo {
    * (campaign_id, state) index instead of reading every in-flight row each tick.
    */
   stale(campaignId: number, states: readonly ActionState[], progressBefore: number): Action[] {
-    const rows = this.db
-      .prepare(
-        `SELECT * FROM actions WHERE campaign_id = ? AND state IN (SELECT value FROM json_each(?))
-         AND progress_at IS NOT NULL AND progress_at <= ? ORDER BY wave, id`,
-      )
+    const rows = statement(
+      this.db,
+      `SELECT * FROM actions WHERE campaign_id = ? AND state IN (SELECT value FROM json_each(?))
+       AND progress_at IS NOT NULL AND progress_at <= ? ORDER BY wave, id`,
+    )
       .all(campaignId, JSON.stringify(states), progressBefore) as Row[];
     return rows.map(toAction);
   }
@@ -133,19 +133,19 @@ export class ActionsRepo {
    */
   due(campaignId: number, maxWave: number, now: number, limit: number): Action[] {
     if (limit <= 0) return [];
-    const rows = this.db
-      .prepare(
-        `SELECT * FROM actions WHERE campaign_id = ? AND wave <= ?
-         AND (state = 'queued' OR (state = 'retry_wait' AND COALESCE(next_attempt_at, 0) <= ?))
-         ORDER BY wave, id LIMIT ?`,
-      )
+    const rows = statement(
+      this.db,
+      `SELECT * FROM actions WHERE campaign_id = ? AND wave <= ?
+       AND (state = 'queued' OR (state = 'retry_wait' AND COALESCE(next_attempt_at, 0) <= ?))
+       ORDER BY wave, id LIMIT ?`,
+    )
       .all(campaignId, maxWave, now, limit) as Row[];
     return rows.map(toAction);
   }
 
   /** Every action of a device across campaigns, oldest first. */
   forDevice(deviceId: string): Action[] {
-    const rows = this.db.prepare('SELECT * FROM actions WHERE device_id = ? ORDER BY id').all(deviceId) as Row[];
+    const rows = statement(this.db, 'SELECT * FROM actions WHERE device_id = ? ORDER BY id').all(deviceId) as Row[];
     return rows.map(toAction);
   }
 
@@ -153,8 +153,8 @@ export class ActionsRepo {
   countByState(campaignId: number, wave?: number): Partial<Record<ActionState, number>> {
     const rows = (
       wave === undefined
-        ? this.db.prepare('SELECT state, COUNT(*) AS n FROM actions WHERE campaign_id = ? GROUP BY state').all(campaignId)
-        : this.db.prepare('SELECT state, COUNT(*) AS n FROM actions WHERE campaign_id = ? AND wave = ? GROUP BY state').all(campaignId, wave)
+        ? statement(this.db, 'SELECT state, COUNT(*) AS n FROM actions WHERE campaign_id = ? GROUP BY state').all(campaignId)
+        : statement(this.db, 'SELECT state, COUNT(*) AS n FROM actions WHERE campaign_id = ? AND wave = ? GROUP BY state').all(campaignId, wave)
     ) as { state: ActionState; n: number }[];
     const out: Partial<Record<ActionState, number>> = {};
     for (const r of rows) out[r.state] = r.n;
@@ -163,8 +163,7 @@ export class ActionsRepo {
 
   /** Count per wave and state for a campaign. */
   countByWave(campaignId: number): Map<number, Partial<Record<ActionState, number>>> {
-    const rows = this.db
-      .prepare('SELECT wave, state, COUNT(*) AS n FROM actions WHERE campaign_id = ? GROUP BY wave, state')
+    const rows = statement(this.db, 'SELECT wave, state, COUNT(*) AS n FROM actions WHERE campaign_id = ? GROUP BY wave, state')
       .all(campaignId) as { wave: number; state: ActionState; n: number }[];
     const out = new Map<number, Partial<Record<ActionState, number>>>();
     for (const r of rows) {
@@ -177,6 +176,6 @@ export class ActionsRepo {
 
   /** Count of actions per state across all campaigns (for metrics). */
   countAll(): { state: ActionState; n: number }[] {
-    return this.db.prepare('SELECT state, COUNT(*) AS n FROM actions GROUP BY state').all() as { state: ActionState; n: number }[];
+    return statement(this.db, 'SELECT state, COUNT(*) AS n FROM actions GROUP BY state').all() as { state: ActionState; n: number }[];
   }
 }

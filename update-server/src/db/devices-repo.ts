@@ -1,4 +1,5 @@
 import type { Db } from './open.ts';
+import { statement } from './statements.ts';
 import type { AdmissionState } from '../admission/transitions.ts';
 
 /** A device as the server knows it. */
@@ -113,7 +114,7 @@ export class DevicesRepo {
 
   /** Every device (for target selection). */
   all(): Device[] {
-    return (this.db.prepare('SELECT * FROM devices ORDER BY id').all() as Row[]).map(toDevice);
+    return (statement(this.db, 'SELECT * FROM devices ORDER BY id').all() as Row[]).map(toDevice);
   }
 
   /** Devices matching `q`, plus the total before pagination. */
@@ -129,8 +130,8 @@ export class DevicesRepo {
       args['tag'] = q.tag;
     }
     const w = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
-    const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM devices ${w}`).get(args) as { n: number }).n;
-    const items = (this.db.prepare(`SELECT * FROM devices ${w} ORDER BY id LIMIT @limit OFFSET @offset`).all(args) as Row[]).map(toDevice);
+    const total = (statement(this.db, `SELECT COUNT(*) AS n FROM devices ${w}`).get(args) as { n: number }).n;
+    const items = (statement(this.db, `SELECT * FROM devices ${w} ORDER BY id LIMIT @limit OFFSET @offset`).all(args) as Row[]).map(toDevice);
     return { items, total };
   }
 }

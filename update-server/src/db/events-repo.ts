@@ -1,4 +1,5 @@
 import type { Db } from './open.ts';
+import { statement } from './statements.ts';
 
 /** One progress event (what the SSE stream and the console replay). */
 export interface FleetEvent {
@@ -26,8 +27,7 @@ export class EventsRepo {
 
   /** Events of a campaign after `afterId`, oldest first. */
   since(campaignId: number, afterId: number, limit = 1000): FleetEvent[] {
-    const rows = this.db
-      .prepare('SELECT * FROM events WHERE campaign_id = ? AND id > ? ORDER BY id LIMIT ?')
+    const rows = statement(this.db, 'SELECT * FROM events WHERE campaign_id = ? AND id > ? ORDER BY id LIMIT ?')
       .all(campaignId, afterId, limit) as Row[];
     return rows.map((r) => ({
       id: r.id, campaignId: r.campaign_id, deviceId: r.device_id, type: r.type,

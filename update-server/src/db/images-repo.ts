@@ -1,4 +1,5 @@
 import type { Db } from './open.ts';
+import { statement } from './statements.ts';
 
 /** A verified, stored update bundle. */
 export interface ImageRecord {
@@ -26,23 +27,23 @@ export class ImagesRepo {
 
   /** Records an image; false when the same content was already there. */
   insert(img: ImageRecord): boolean {
-    const res = this.db
-      .prepare(
-        `INSERT OR IGNORE INTO images (id, version, compatible, size, manifest, dev_signed, uploaded_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      )
+    const res = statement(
+      this.db,
+      `INSERT OR IGNORE INTO images (id, version, compatible, size, manifest, dev_signed, uploaded_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    )
       .run(img.id, img.version, JSON.stringify(img.compatible), img.size, JSON.stringify(img.manifest), img.devSigned ? 1 : 0, img.uploadedAt);
     return res.changes === 1;
   }
 
   /** One image, or undefined. */
   get(id: string): ImageRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM images WHERE id = ?').get(id) as Row | undefined;
+    const r = statement(this.db, 'SELECT * FROM images WHERE id = ?').get(id) as Row | undefined;
     return r === undefined ? undefined : toImage(r);
   }
 
   /** All images, newest first. */
   list(): ImageRecord[] {
-    return (this.db.prepare('SELECT * FROM images ORDER BY uploaded_at DESC, id').all() as Row[]).map(toImage);
+    return (statement(this.db, 'SELECT * FROM images ORDER BY uploaded_at DESC, id').all() as Row[]).map(toImage);
   }
 }
