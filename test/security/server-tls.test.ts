@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceTopic } from '@uniota/protocol';
 import { loadConfig, startServer, type RunningServer } from '@uniota/update-server';
 import { trustSetup } from '../../update-server/src/test-helpers/http-fixture.ts';
+import { until } from '../helpers/until.ts';
 import { connectAs, type BrokerUnderTest } from './brokers.ts';
 import { makeSecurityPki, type SecurityPki } from './pki-fixture.ts';
 
@@ -61,6 +62,12 @@ describe('update server over TLS with the secure embedded broker', () => {
     expect(server.app.engine.devices.get('dev-a')?.admission).toBe('pending');
     expect(server.app.engine.devices.get('dev-x')).toBeUndefined();
     expect(server.app.engine.devices.get('dev-revoked')).toBeUndefined();
+    // The two refused handshakes are server events (server.ts feeds the broker's denial hook to the gateway).
+    const denied = server.app.db.prepare("SELECT device_id, data FROM events WHERE type = 'broker.denied'").all() as { device_id: string | null; data: string }[];
+    expect(denied.filter((e) => e.device_id === null && (JSON.parse(e.data) as { kind: string }).kind === 'tls').length).toBeGreaterThanOrEqual(2);
+    // A device's own ACL denial names it.
+    await a.client.subscribeAsync(deviceTopic('command', 'dev-b'), { qos: 1 }).catch(() => undefined);
+    await until('dev-a denial recorded', () => (server.app.db.prepare("SELECT COUNT(*) AS n FROM events WHERE type = 'broker.denied' AND device_id = 'dev-a'").get() as { n: number }).n === 1, 5000);
     await a.client.endAsync(true);
   });
 });
