@@ -246,6 +246,23 @@ describe('CampaignEngine', () => {
     expect(engine.status(campaign.id).total).toBe(3);
   });
 
+  it('a batch of hellos registers and refreshes every device in it, and a joiner in it gets the running campaign', async () => {
+    const { engine, gateway } = engineFixture(2);
+    engine.createCampaign({ ...baseSpec, waves: { canary: 1, percents: [] } }, 'alice');
+    await engine.tick();
+    engine.deviceHellos([
+      { deviceId: 'dev-001', hardware: 'board-a', currentVersion: '1.0.1', bootedSlot: 'B' },
+      { deviceId: 'late-1', hardware: 'board-a', currentVersion: '1.0.0' },
+      { deviceId: 'late-2', hardware: 'board-z', currentVersion: '1.0.0' },
+    ]);
+    expect(engine.devices.get('dev-001')).toMatchObject({ currentVersion: '1.0.1', bootedSlot: 'B' });
+    expect(engine.devices.get('late-1')).toMatchObject({ hardware: 'board-a', admission: 'accepted' });
+    expect(engine.devices.get('late-2')).toMatchObject({ hardware: 'board-z' });
+    engine.ingestReports(succeed(gateway.offers[0]!));
+    await engine.tick();
+    expect(gateway.offeredDevices().sort()).toEqual(['dev-000', 'dev-001', 'late-1']);
+  });
+
   it('re-sends an offer the gateway failed to deliver', async () => {
     const { engine, gateway } = engineFixture(1);
     engine.createCampaign({ ...baseSpec, waves: { canary: 1, percents: [] } }, 'alice');

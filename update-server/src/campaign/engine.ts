@@ -204,22 +204,35 @@ export class CampaignEngine {
    * its hello changes nothing but a counter.
    */
   deviceHello(h: DeviceHello): void {
+    this.deviceHellos([h]);
+  }
+
+  /**
+   * deviceHello for a batch, in one transaction (the gateway batches hellos
+   * as it batches reports: a transaction per hello cost ~0.6 ms of server
+   * CPU, and a device says hello about twice per update).
+   */
+  deviceHellos(hellos: readonly DeviceHello[]): void {
     const now = this.clock();
-    if (this.admission.isRefused(h.deviceId)) {
+    const admitted = hellos.filter((h) => {
+      if (!this.admission.isRefused(h.deviceId)) return true;
       this.admission.countRefused(h.deviceId);
-      return;
-    }
+      return false;
+    });
+    if (admitted.length === 0) return;
     this.db.transaction(() => {
-      const known = this.admission.state(h.deviceId) !== undefined;
-      this.devices.upsert(h, now);
-      if (!known) {
-        const state = initialAdmission(this.admissionPolicy, this.admission.isPreauthorized(h.deviceId));
-        // Not audited: registration is the device's doing; the audit log
-        // records operator decisions (accept, reject, ...), below.
-        this.admission.set(h.deviceId, state, now);
+      for (const h of admitted) {
+        const known = this.admission.state(h.deviceId) !== undefined;
+        this.devices.upsert(h, now);
+        if (!known) {
+          const state = initialAdmission(this.admissionPolicy, this.admission.isPreauthorized(h.deviceId));
+          // Not audited: registration is the device's doing; the audit log
+          // records operator decisions (accept, reject, ...), below.
+          this.admission.set(h.deviceId, state, now);
+        }
       }
     })();
-    this.joinCandidates.add(h.deviceId);
+    for (const h of admitted) this.joinCandidates.add(h.deviceId);
   }
 
   /**

@@ -26,6 +26,7 @@ import { parseBundleHeader, validateManifest } from '@uniota/image';
 import type { BlobStore } from '../images/blob-store.ts';
 import type { CampaignEngine } from '../campaign/engine.ts';
 import type { CancelCommand, DeviceGateway, DeviceReport, UpdateOffer } from '../campaign/gateway.ts';
+import type { DeviceHello } from '../db/devices-repo.ts';
 import { BrokerDenialRecorder } from './broker-denials.ts';
 import { PublishPacer } from './publish-pacer.ts';
 import { RefusalIngest } from './refusal-ingest.ts';
@@ -87,6 +88,8 @@ export class MqttGateway implements DeviceGateway {
   /** Highest command seq sent or seen per device: commands must keep increasing across restarts. */
   readonly #seq = new Map<string, number>();
   #pending: DeviceReport[] = [];
+  /** Hellos not yet applied: ingested with the next report batch. */
+  #hellos: DeviceHello[] = [];
   /**
    * The last offer per device that no status report has answered yet. A
    * broker restart (no persistence) or a device that was reconnecting loses
@@ -226,13 +229,15 @@ export class MqttGateway implements DeviceGateway {
     if (h.rootVersion !== undefined) this.o.roots?.noteDeviceRoot(h.deviceId, h.rootVersion);
     if (h.lastCommandSeq > (this.#seq.get(h.deviceId) ?? 0)) this.#seq.set(h.deviceId, h.lastCommandSeq);
     const running = h.slots[h.runningSlot];
-    this.#engine?.deviceHello({
+    // Batched with the reports (one transaction per batch, hellos first).
+    this.#hellos.push({
       deviceId: h.deviceId,
       hardware: h.hardware,
       currentVersion: running.version,
       bootedSlot: h.runningSlot.toUpperCase(),
       slots: { a: h.slots.a, b: h.slots.b, trial: h.trial ?? false },
     });
+    this.#scheduleFlush();
     const lost = this.#unanswered.get(h.deviceId);
     if (lost !== undefined) {
       this.stats.offersResent += 1;
@@ -250,8 +255,7 @@ export class MqttGateway implements DeviceGateway {
       return;
     }
     this.#pending.push(report);
-    if (this.#pending.length >= 500) this.#flush();
-    else this.#flushTimer ??= setTimeout(() => this.#flush(), this.o.ingestEveryMs ?? 20);
+    this.#scheduleFlush();
   }
 
   #onRefusal(r: RefusalReport, ingest: RefusalIngest): void {
@@ -267,9 +271,17 @@ export class MqttGateway implements DeviceGateway {
     }
   }
 
+  #scheduleFlush(): void {
+    if (this.#pending.length + this.#hellos.length >= 500) this.#flush();
+    else this.#flushTimer ??= setTimeout(() => this.#flush(), this.o.ingestEveryMs ?? 20);
+  }
+
   #flush(): void {
     if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
     this.#flushTimer = null;
+    const hellos = this.#hellos;
+    this.#hellos = [];
+    if (hellos.length > 0) this.#engine?.deviceHellos(hellos);
     const batch = this.#pending;
     this.#pending = [];
     if (batch.length === 0 || this.#engine === null) return;
