@@ -87,6 +87,7 @@ export class NetworkedSimDevice {
     const max = this.o.maxBoots ?? 10;
     for (let i = 0; i < max && !this.#off; i++) {
       this.boots += 1;
+      const generations = { A: this.#disk.generation('A'), B: this.#disk.generation('B') };
       const booted = await this.device.bootOnce(this.#disk, clock);
       if (booted.kind === 'bricked') {
         this.o.onBoot?.({ deviceId: this.o.deviceId, slot: null, version: null, state: 'bricked' });
@@ -97,6 +98,10 @@ export class NetworkedSimDevice {
         continue;
       }
       this.o.onBoot?.({ deviceId: this.o.deviceId, slot: booted.boot.slot, version: booted.boot.manifest.version, state: 'running' });
+      // The bootloader verified the slot it booted (signatures, every chunk,
+      // against the journal's trusted root): the hello's inventory takes that
+      // answer instead of verifying the same unchanged bytes again.
+      this.#inventory.learn(booted.boot.slot, generations[booted.boot.slot], { version: booted.boot.manifest.version.slice(0, 64), bootable: true });
       this.#service = await this.#connect(booted.deps);
       return;
     }

@@ -51,6 +51,21 @@ describe('SlotInventory', () => {
     expect(runs).toBe(2);
   });
 
+  it('takes an answer learned at the current generation, and drops one the slot was written after', async () => {
+    const t = new WriteTracker(new MemoryBlockDevice(2 * 4096), regions);
+    const inv = new SlotInventory((s) => t.generation(s));
+    let runs = 0;
+    const verify = async (): Promise<SlotReport> => (runs++, { version: 'verified-here', bootable: true });
+    inv.learn('A', t.generation('A'), ok);
+    expect(await inv.report('A', verify)).toEqual(ok);
+    expect(runs).toBe(0);
+    const before = t.generation('B');
+    await t.write(4096, new Uint8Array([1]));
+    inv.learn('B', before, ok);
+    expect(await inv.report('B', verify)).toEqual({ version: 'verified-here', bootable: true });
+    expect(runs).toBe(1);
+  });
+
   it('trackSlots sees writes made through the slot devices it hands out', async () => {
     const { slots, inventory } = trackSlots({ A: new MemoryBlockDevice(4096), B: new MemoryBlockDevice(4096) });
     let runs = 0;

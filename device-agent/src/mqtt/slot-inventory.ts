@@ -78,6 +78,16 @@ export class SlotInventory {
 
   constructor(private readonly generation: (slot: SlotName) => number) {}
 
+  /**
+   * Records a verification someone else just ran on the slot (the
+   * bootloader verifies the slot it boots), valid while the slot's
+   * generation stays `generation`: the one read before that verification
+   * started. A write since then makes it worthless, so it is not kept.
+   */
+  learn(slot: SlotName, generation: number, report: SlotReport): void {
+    if (this.generation(slot) === generation) this.#cache.set(slot, { generation, report });
+  }
+
   /** The slot's report: cached while nothing wrote the slot, else `verify()` again. */
   async report(slot: SlotName, verify: () => Promise<SlotReport>): Promise<SlotReport> {
     const before = this.generation(slot);
