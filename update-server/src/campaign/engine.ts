@@ -521,6 +521,10 @@ export class CampaignEngine {
     if (!inMaintenanceWindow(spec.maintenanceWindow, now)) return;
     // No action changed state since `counts` was read (enrollment only adds queued ones).
     const slots = spec.concurrency - [...inFlightStates].reduce((n, s) => n + (counts[s] ?? 0), 0);
+    // Nothing queued or waiting for a retry: nothing can be due, and the
+    // query (an ordered scan of the campaign's actions) is skipped; once a
+    // wave is out, most ticks of a large campaign are like that.
+    if ((counts.queued ?? 0) + (counts.retry_wait ?? 0) === 0) return;
     for (const a of this.actions.due(c.id, wave, now, slots)) {
       this.setAction(
         a,
