@@ -5,7 +5,7 @@ import type { BlockDevice } from '@uniota/block-device';
 import { ImageError, buildManifest, inlineChunkHasher, threadedChunkHasher } from '@uniota/image';
 import type { ChunkHasher, Manifest } from '@uniota/image';
 import type { ImageSource } from './image-source.ts';
-import { streamIntoSlot } from './slot-writer.ts';
+import { AHEAD_BYTES, WRITE_BATCH_BYTES, streamIntoSlot } from './slot-writer.ts';
 
 const CHUNK = 64 * 1024;
 const payload = new Uint8Array(randomBytes(5 * 1024 * 1024 + 4321));
@@ -159,6 +159,51 @@ describe('streamIntoSlot', () => {
         expect(batch.mod8).toBe(shift(batch.first));
       }
     }
+  });
+
+  it('verifies up to AHEAD_BYTES past a flush that waits on the disk, writes nothing past it, and no more', async () => {
+    const big = new Uint8Array(randomBytes(AHEAD_BYTES + 8 * WRITE_BATCH_BYTES));
+    const bigManifest = buildManifest({ product: 'p', version: '1.0.0', securityCounter: 1, compatibleHardware: ['hw'], expiresAt: new Date(Date.now() + 86_400_000), chunkSize: CHUNK }, big);
+    const bigCount = bigManifest.payload.chunks.length;
+    const source: ImageSource = {
+      async fetch(_id, from, sink) {
+        for (let i = from; i < bigCount; i++) await sink(i, big.subarray(i * CHUNK, (i + 1) * CHUNK));
+      },
+    };
+    let hashed = 0;
+    const counting: ChunkHasher = {
+      async hashChunks(bytes, chunkSize) {
+        hashed += bytes.byteLength;
+        return inlineChunkHasher.hashChunks(bytes, chunkSize);
+      },
+    };
+    let release = () => {};
+    const flushHeld = new Promise<void>((r) => (release = r));
+    let written = 0;
+    const inner = new MemoryBlockDevice(big.length);
+    const slot: BlockDevice = {
+      size: inner.size,
+      read: (o, n) => inner.read(o, n),
+      write: async (o, d) => {
+        written = Math.max(written, o + d.length);
+        await inner.write(o, d);
+      },
+      // The first durable point's flush waits until the test lets it go.
+      flush: async () => {
+        await flushHeld;
+      },
+    };
+    const every = (4 * WRITE_BATCH_BYTES) / CHUNK;
+    const done = streamIntoSlot({ slot, manifest: bigManifest, source, actionId: 'a', from: 0, every, hasher: counting, onDurable: async () => undefined });
+    const durable = every * CHUNK;
+    const deadline = Date.now() + 10_000;
+    while (hashed < durable + AHEAD_BYTES && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(hashed).toBe(durable + AHEAD_BYTES);
+    expect(written).toBe(durable);
+    release();
+    expect(await done).toBe(bigCount);
+    expect(Buffer.from(await inner.read(0, big.length)).equals(Buffer.from(big))).toBe(true);
   });
 
   it('never writes a byte of a chunk before that chunk verified', async () => {

@@ -5,8 +5,8 @@
  * Chunks are copied into write batches of about 1 MiB; a full batch is hashed
  * (on worker threads, see @uniota/image's chunk-hasher) and written only once
  * every chunk in it verified. Batches form a pipeline over a ring of buffers:
- * while batch N is written (libuv's pool), batch N+1 is hashed on other cores
- * and batch N+2 fills. Measured (bench/install.bench.ts): hashing on the
+ * while batch N is written (libuv's pool), the batches after it are hashed on
+ * other cores and filled, up to AHEAD_BYTES ahead of the slot. Measured (bench/install.bench.ts): hashing on the
  * writing thread made an install cost hash time plus write time, about 0.6 of
  * a raw copy; overlapped, the two run side by side.
  *
@@ -14,7 +14,7 @@
  * time, in slot order, each complete before the next starts; a flush follows
  * every write before it, and a durable point is journaled only after that
  * flush and before any later chunk is written. Only fetching and hashing run
- * ahead (by at most the ring of batches), also while a flush waits on the disk.
+ * ahead (by at most AHEAD_BYTES), also while a flush waits on the disk.
  */
 import { isPowerCut } from '@uniota/block-device';
 import type { BlockDevice } from '@uniota/block-device';
@@ -69,8 +69,18 @@ export async function firstMissingChunk(slot: BlockDevice, manifest: Manifest, f
   return i;
 }
 
-/** Batch buffers in the ring: one filling, up to two hashing, one being written. */
-const RING = 4;
+/**
+ * How far fetching and hashing may run ahead of the slot: one default durable
+ * interval. A flush of a 16 MiB interval waits on the disk about as long as
+ * hashing 16 MiB takes, so with this much room the hash workers verify the
+ * next interval while the flush runs, and the writes after it never wait for a
+ * hash. Traced in bench/install.bench.ts on a quiet 2-core machine: with a
+ * ring of 4 MiB the workers sat idle through every flush and each 16 MiB
+ * interval cost ~25 ms of hash-gated writes plus ~12 ms of flush; with 16 MiB
+ * the slot waited ~1 ms in all for a hash. Buffers are allocated on first use,
+ * so a small image costs only what it needs.
+ */
+export const AHEAD_BYTES = 16 * 1024 * 1024;
 
 interface Batch {
   /** batchSize + 7 bytes, so the batch can start at any offset mod 8 (see `alignTo`). */
@@ -110,10 +120,17 @@ export async function streamIntoSlot(o: StreamOptions): Promise<number> {
   const remaining = Math.max(1, manifest.payload.size - o.from * chunkSize);
   const batchSize = Math.max(chunkSize, Math.min(Math.floor(WRITE_BATCH_BYTES / chunkSize) * chunkSize, Math.ceil(remaining / chunkSize) * chunkSize));
   // Shared memory so the hash workers read the batch in place, without a copy.
-  const ring: Batch[] = Array.from({ length: RING }, () => {
-    const memory = new SharedArrayBuffer(batchSize + 7);
-    return { memory, bytes: new Uint8Array(memory, 0, batchSize), free: Promise.resolve() };
-  });
+  const ring: (Batch | undefined)[] = new Array(Math.max(1, Math.min(Math.floor(AHEAD_BYTES / batchSize), Math.ceil(remaining / batchSize))));
+  /** The batch buffer at ring position `i`, allocated on first use. */
+  const batchAt = (i: number): Batch => {
+    let batch = ring[i];
+    if (batch === undefined) {
+      const memory = new SharedArrayBuffer(batchSize + 7);
+      batch = { memory, bytes: new Uint8Array(memory, 0, batchSize), free: Promise.resolve() };
+      ring[i] = batch;
+    }
+    return batch;
+  };
   let current = 0;
   let fill = 0;
   let batchFirst = o.from;
@@ -133,7 +150,7 @@ export async function streamIntoSlot(o: StreamOptions): Promise<number> {
   /** Hands the filled part of the current batch to the pipeline and moves to the next buffer. */
   const seal = async () => {
     if (fill === 0) return;
-    const batch = ring[current] as Batch;
+    const batch = batchAt(current);
     const bytes = batch.bytes.subarray(0, fill);
     const first = batchFirst;
     const chunks = next - first;
@@ -152,11 +169,16 @@ export async function streamIntoSlot(o: StreamOptions): Promise<number> {
       if (good < chunks) throw new ImageError('CHUNK_HASH_MISMATCH', `chunk ${first + good} does not match its signed hash`);
     });
     batch.free.catch(() => undefined);
-    current = (current + 1) % RING;
+    current = (current + 1) % ring.length;
     batchFirst = next;
     fill = 0;
     // Reuse a buffer only once its write is done; a failed pipeline stops the download here.
-    await (ring[current] as Batch).free.catch(() => undefined);
+    await ring[current]?.free.catch(() => undefined);
+    // A source that has its chunks at hand (a bundle in memory) would otherwise
+    // fill the whole ring in one run of microtasks, and hash results and write
+    // completions would wait for it: the first write started only after 16 MiB
+    // were copied. One turn of the event loop per batch lets them in.
+    await new Promise((resolve) => setImmediate(resolve));
     if (failure !== null) throw failure.err;
   };
   try {
@@ -165,8 +187,9 @@ export async function streamIntoSlot(o: StreamOptions): Promise<number> {
       if (index !== next) throw new AgentError('DOWNLOAD_FAILED', `chunk ${index} arrived, expected ${next}`, { transient: true });
       checkChunkShape(manifest, index, bytes);
       if (fill + bytes.length > batchSize) await seal();
-      if (fill === 0) alignTo(ring[current] as Batch, bytes);
-      (ring[current] as Batch).bytes.set(bytes, fill);
+      const batch = batchAt(current);
+      if (fill === 0) alignTo(batch, bytes);
+      batch.bytes.set(bytes, fill);
       fill += bytes.length;
       next += 1;
       unsaved += 1;
