@@ -18,10 +18,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { FileBlockDevice } from '@uniota/block-device';
-import { createBundle, createRoot, encodeSlotTrailer, generateKeyPair, inlineChunkHasher, parseBundleHeader, signerFromPem, threadedChunkHasher, verifyManifest, verifySlot } from '@uniota/image';
+import { createBundle, createRoot, encodeSlotTrailer, generateKeyPair, inlineChunkHasher, parseBundleHeader, signerFromPem, verifyManifest, verifySlot } from '@uniota/image';
 import type { ChunkHasher } from '@uniota/image';
 import { BundleImageSource } from '@uniota/device-agent';
-import { DEFAULT_DURABLE_BYTES, WRITE_BATCH_BYTES, streamIntoSlot } from '../device-agent/src/slot-writer.ts';
+import { DEFAULT_DURABLE_BYTES, WRITE_BATCH_BYTES, streamIntoSlot, writerHasher } from '../device-agent/src/slot-writer.ts';
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -86,7 +86,8 @@ const install = (hasher: ChunkHasher) => async (dev: FileBlockDevice) => {
   await dev.flush();
   if (next !== manifest.payload.chunks.length) throw new Error('incomplete install');
 };
-const streamInstall = install(threadedChunkHasher);
+// The slot writer's own default, as the agent runs it.
+const streamInstall = install(writerHasher);
 
 const fullInstall = async (dev: FileBlockDevice) => {
   await streamInstall(dev);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { inlineChunkHasher, threadedChunkHasher, THREADED_MIN_BYTES } from './chunk-hasher.ts';
+import { inlineChunkHasher, threadedChunkHasher, threadedChunkHasherOn, THREADED_MIN_BYTES } from './chunk-hasher.ts';
 import { payloadOf } from './test-fixtures.ts';
 
 /** The digests computed one slice at a time with node:crypto, as the reference. */
@@ -26,6 +26,7 @@ describe('chunk hashers', () => {
       expect(want).toHaveLength(Math.ceil(size / chunkSize));
       expect(await inlineChunkHasher.hashChunks(bytes, chunkSize)).toEqual(want);
       expect(await threadedChunkHasher.hashChunks(bytes, chunkSize)).toEqual(want);
+      expect(await threadedChunkHasherOn(1).hashChunks(bytes, chunkSize)).toEqual(want);
     });
   }
 
@@ -38,14 +39,20 @@ describe('chunk hashers', () => {
     expect(Buffer.from(shared).toString('hex').slice(0, 64)).toBe(before);
   });
 
-  it('keeps every answer with its own request when many run at once', async () => {
+  it('keeps every answer with its own request when many run at once, on one thread or all', async () => {
     const inputs = Array.from({ length: 12 }, (_, i) => payloadOf(256 * 1024 + i * 4096, 100 + i));
-    const got = await Promise.all(inputs.map((b) => threadedChunkHasher.hashChunks(b, 32 * 1024)));
+    const one = threadedChunkHasherOn(1);
+    // Alternating hashers share one pool: one-thread jobs queue on its first worker among the others.
+    const got = await Promise.all(inputs.map((b, i) => (i % 2 === 0 ? threadedChunkHasher : one).hashChunks(b, 32 * 1024)));
     got.forEach((digests, i) => expect(digests).toEqual(reference(inputs[i] as Uint8Array, 32 * 1024)));
   });
 
   it('refuses a chunk size that is not a positive integer', async () => {
     await expect(threadedChunkHasher.hashChunks(payloadOf(100_000), 0)).rejects.toThrow(RangeError);
     await expect(inlineChunkHasher.hashChunks(payloadOf(10), 1.5)).rejects.toThrow(RangeError);
+  });
+
+  it('refuses a thread count that is not a positive integer', () => {
+    for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => threadedChunkHasherOn(bad)).toThrow(RangeError);
   });
 });

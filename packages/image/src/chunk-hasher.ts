@@ -85,9 +85,9 @@ class HashPool {
     return this.#size;
   }
 
-  /** Hashes `length` bytes of `buffer` at `offset` in `chunkSize` slices on the least busy worker. */
-  hash(buffer: SharedArrayBuffer, offset: number, length: number, chunkSize: number): Promise<string[]> {
-    const pw = this.#pick();
+  /** Hashes `length` bytes of `buffer` at `offset` in `chunkSize` slices on the least busy of the first `limit` workers. */
+  hash(buffer: SharedArrayBuffer, offset: number, length: number, chunkSize: number, limit: number): Promise<string[]> {
+    const pw = this.#pick(Math.min(limit, this.#size));
     const id = this.#nextId++;
     return new Promise<string[]>((resolve, reject) => {
       pw.jobs.set(id, { resolve, reject });
@@ -97,10 +97,10 @@ class HashPool {
     });
   }
 
-  #pick(): PoolWorker {
+  #pick(limit: number): PoolWorker {
     let best: PoolWorker | undefined;
-    for (const pw of this.#workers) if (best === undefined || pw.jobs.size < best.jobs.size) best = pw;
-    if (best !== undefined && (best.jobs.size === 0 || this.#workers.length >= this.#size)) return best;
+    for (const pw of this.#workers.slice(0, limit)) if (best === undefined || pw.jobs.size < best.jobs.size) best = pw;
+    if (best !== undefined && (best.jobs.size === 0 || this.#workers.length >= limit)) return best;
     return this.#spawn();
   }
 
@@ -134,31 +134,41 @@ export const THREADED_MIN_BYTES = 64 * 1024;
 let sharedPool: HashPool | undefined;
 
 /**
- * Hashes on up to two worker threads (fewer on a single core), splitting a
- * large input across them at chunk boundaries; small inputs are hashed inline.
+ * Hashes on at most `threads` worker threads of one shared pool (itself at most
+ * two workers, one on a single core), splitting a large input across them at
+ * chunk boundaries; small inputs are hashed inline.
  */
+export function threadedChunkHasherOn(threads: number): ChunkHasher {
+  if (!Number.isSafeInteger(threads) || threads < 1) throw new RangeError(`thread count ${threads} is not a positive integer`);
+  return { hashChunks: (bytes, chunkSize) => hashThreaded(bytes, chunkSize, threads) };
+}
+
+/** Hashes on every worker of the shared pool: for hashing alone, e.g. reading back a slot. */
 export const threadedChunkHasher: ChunkHasher = {
-  hashChunks: async (bytes, chunkSize) => {
-    checkedChunkSize(chunkSize);
-    if (bytes.byteLength < THREADED_MIN_BYTES) return hashInline(bytes, chunkSize);
-    sharedPool ??= new HashPool(Math.max(1, Math.min(2, availableParallelism())));
-    let buffer: SharedArrayBuffer;
-    let offset: number;
-    if (bytes.buffer instanceof SharedArrayBuffer) {
-      buffer = bytes.buffer;
-      offset = bytes.byteOffset;
-    } else {
-      buffer = new SharedArrayBuffer(bytes.byteLength);
-      new Uint8Array(buffer).set(bytes);
-      offset = 0;
-    }
-    const chunks = Math.ceil(bytes.byteLength / chunkSize);
-    const parts = Math.min(sharedPool.size, chunks);
-    const perPart = Math.ceil(chunks / parts) * chunkSize;
-    const jobs: Promise<string[]>[] = [];
-    for (let at = 0; at < bytes.byteLength; at += perPart) {
-      jobs.push(sharedPool.hash(buffer, offset + at, Math.min(perPart, bytes.byteLength - at), chunkSize));
-    }
-    return (await Promise.all(jobs)).flat();
-  },
+  hashChunks: (bytes, chunkSize) => hashThreaded(bytes, chunkSize, Infinity),
 };
+
+/** Hashes on up to `threads` pool workers; shared memory is hashed in place, anything else copied into it first. */
+async function hashThreaded(bytes: Uint8Array, chunkSize: number, threads: number): Promise<string[]> {
+  checkedChunkSize(chunkSize);
+  if (bytes.byteLength < THREADED_MIN_BYTES) return hashInline(bytes, chunkSize);
+  sharedPool ??= new HashPool(Math.max(1, Math.min(2, availableParallelism())));
+  let buffer: SharedArrayBuffer;
+  let offset: number;
+  if (bytes.buffer instanceof SharedArrayBuffer) {
+    buffer = bytes.buffer;
+    offset = bytes.byteOffset;
+  } else {
+    buffer = new SharedArrayBuffer(bytes.byteLength);
+    new Uint8Array(buffer).set(bytes);
+    offset = 0;
+  }
+  const chunks = Math.ceil(bytes.byteLength / chunkSize);
+  const parts = Math.min(sharedPool.size, threads, chunks);
+  const perPart = Math.ceil(chunks / parts) * chunkSize;
+  const jobs: Promise<string[]>[] = [];
+  for (let at = 0; at < bytes.byteLength; at += perPart) {
+    jobs.push(sharedPool.hash(buffer, offset + at, Math.min(perPart, bytes.byteLength - at), chunkSize, threads));
+  }
+  return (await Promise.all(jobs)).flat();
+}
