@@ -259,6 +259,28 @@ try {
       `         CPU per device during the campaign: fleet ${r.cpu.fleet.toFixed(2)} ms + server ${r.cpu.server.toFixed(2)} ms + mosquitto ${r.cpu.broker.toFixed(2)} ms = ` +
         `${(r.cpu.fleet + r.cpu.server + r.cpu.broker).toFixed(2)} ms (10,000 in 60 s on 2 cores allows 12 ms) | fleet chunk hashes ${hashed.hashed} computed, ${hashed.reused} answered from identical bytes`,
     );
+    // Where a device's time went: the server's action events (state changes
+    // as the server saw them), time spent in each state, over every device.
+    const rows = s.app.db
+      .prepare(`SELECT device_id AS d, json_extract(data, '$.from') AS f, json_extract(data, '$.to') AS t, at FROM events WHERE campaign_id = ? AND type = 'action' ORDER BY device_id, id`)
+      .all(id) as { d: string; f: string | null; t: string; at: number }[];
+    const inState = new Map<string, number[]>();
+    for (let k = 1; k < rows.length; k++) {
+      const prev = rows[k - 1]!;
+      const cur = rows[k]!;
+      if (prev.d !== cur.d) continue;
+      const list = inState.get(prev.t) ?? [];
+      list.push(cur.at - prev.at);
+      inState.set(prev.t, list);
+    }
+    const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? 0;
+    console.log(
+      `         seconds per device in each state (mean / p90): ` +
+        [...inState]
+          .filter(([st]) => st !== 'succeeded')
+          .map(([st, xs]) => `${st} ${(xs.reduce((a, b) => a + b, 0) / xs.length / 1000).toFixed(2)}/${(q(xs, 0.9) / 1000).toFixed(2)}`)
+          .join(', '),
+    );
     for (const w of waves) console.log(`         wave ${w.wave} (${String(w.devices).padStart(5)} devices): egress ${mib(w.bytes).padStart(7)} MiB in ${String(w.publishes).padStart(7)} chunk publishes`);
   }
   console.log(`server peak RSS ${mib(peakRss)} MiB`);
