@@ -87,6 +87,8 @@ async function startServer(): Promise<FuzzServer> {
   await gateway.start(engine);
   const client = clients.get(clientId) as FakeMqttClient;
   for (const id of DEVICES) client.deliver(deviceTopic('hello', id), Buffer.from(JSON.stringify(hello(id))));
+  // Hellos are ingested in batches (fe483b0): the campaign needs them registered first.
+  while (DEVICES.some((id) => engine.devices.get(id) === undefined)) await new Promise((r) => setTimeout(r, 5));
   engine.createCampaign(
     { name: 'fuzz', imageId: IMAGE_ID, target: { hardware: [TEST_HARDWARE] }, waves: { canary: 2, percents: [100] }, concurrency: 10, timeoutMs: 600_000, retry: { maxAttempts: 3, baseDelayMs: 1000, factor: 2, maxDelayMs: 10_000 } },
     'fuzz',
