@@ -151,7 +151,8 @@ export class MqttGateway implements DeviceGateway {
       counter: this.rejections,
       ...(this.o.link ?? {}),
       onHandlerError: (err, kind) => this.o.logger?.warn({ err: err instanceof Error ? err.message : String(err), kind }, 'gateway handler failed'),
-      onBrokerMessage: (_topic, payload) => this.#onBrokerLog(payload.toString('utf8')),
+      // Only the broker writes $SYS (clients' publishes there are refused); of it, only the warning log is read.
+      onBrokerMessage: (topic, payload) => (topic === BROKER_LOG_TOPIC ? this.#onBrokerLog(payload.toString('utf8')) : undefined),
     });
     // mosquitto with the uniota ACL plugin logs its denials there; a broker that refuses it only costs that record.
     await this.#link.subscribe([BROKER_LOG_TOPIC]).catch((err: unknown) =>
