@@ -130,6 +130,26 @@ describe('the mosquitto ACL plugin agrees with acl.ts', () => {
     expect(entry?.denial).toEqual(kind === 'publish' ? { kind, username: who, topic: shown } : { kind, username: who, filter: shown });
   });
 
+  it('bounds a flood of denials in the log: at most 100 lines a second, then one line with the count it dropped', async () => {
+    const a = clients.get('dev-a')!;
+    const logBefore = b.records?.().length ?? 0;
+    // One SUBSCRIBE with 300 refused filters: 300 denials within (at most) two broker seconds.
+    await a.subscribeAsync(Array.from({ length: 300 }, (_, i) => `${D}/dev-b/flood-${i}`), { qos: 1 }).catch(() => undefined);
+    // The count is logged with the first denial of a later second.
+    await new Promise((r) => setTimeout(r, 1100));
+    await a.subscribeAsync(`${D}/dev-b/after-the-flood`, { qos: 1 }).catch(() => undefined);
+    const entries = () => (b.records?.() ?? []).slice(logBefore).map((l) => parseBrokerLogLine(l)).filter((e) => e !== null);
+    const end = Date.now() + 3000;
+    while (!entries().some((e) => e.kind === 'denied' && e.denial.kind === 'subscribe' && e.denial.filter.endsWith('after-the-flood')) && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const denied = entries().filter((e) => e.kind === 'denied').length;
+    const suppressed = entries().reduce((n, e) => n + (e.kind === 'suppressed' ? e.count : 0), 0);
+    expect(denied + suppressed, 'every denial is either logged or counted').toBe(301);
+    expect(denied, 'lines logged for 301 denials').toBeLessThanOrEqual(201);
+    expect(suppressed).toBeGreaterThanOrEqual(100);
+  });
+
   it('leaves both sessions usable after every refusal', async () => {
     // Refusals are answers, not disconnects: both sessions are still up after the table.
     for (const c of clients.values()) expect(c.connected).toBe(true);
