@@ -6,9 +6,9 @@
  * (on worker threads, see @uniota/image's chunk-hasher) and written only once
  * every chunk in it verified. Batches form a pipeline over a ring of buffers:
  * while batch N is written (libuv's pool), the batches after it are hashed on
- * other cores and filled, up to AHEAD_BYTES ahead of the slot. Measured (bench/install.bench.ts): hashing on the
- * writing thread made an install cost hash time plus write time, about 0.6 of
- * a raw copy; overlapped, the two run side by side.
+ * other cores and filled, up to AHEAD_BYTES ahead of the slot. Measured
+ * (bench/install.bench.ts): hashing on the writing thread made an install cost
+ * hash time plus write time; overlapped, the two run side by side.
  *
  * What the fault sweep relies on is unchanged: writes reach the slot one at a
  * time, in slot order, each complete before the next starts; a flush follows
@@ -75,11 +75,14 @@ export async function firstMissingChunk(slot: BlockDevice, manifest: Manifest, f
  * interval. A flush of a 16 MiB interval waits on the disk about as long as
  * hashing 16 MiB takes, so with this much room the hash workers verify the
  * next interval while the flush runs, and the writes after it never wait for a
- * hash. Traced in bench/install.bench.ts on a quiet 2-core machine: with a
+ * hash. Traced with the bench's install on a shared 2-core machine, its
+ * priority raised over the other load to see it as on a quiet one: with a
  * ring of 4 MiB the workers sat idle through every flush and each 16 MiB
  * interval cost ~25 ms of hash-gated writes plus ~12 ms of flush; with 16 MiB
- * the slot waited ~1 ms in all for a hash. Buffers are allocated on first use,
- * so a small image costs only what it needs.
+ * the slot waited ~1 ms in all for a hash. Buffers are allocated on first
+ * use, so a small image costs only what it needs. (Fresh memory costs page
+ * faults: filling 16 MiB of new buffers took ~11 ms against ~3 ms for reused
+ * ones, but keeping them between installs would hold 16 MiB for good.)
  */
 export const AHEAD_BYTES = 16 * 1024 * 1024;
 
@@ -116,7 +119,7 @@ function alignTo(batch: Batch, chunk: Uint8Array): void {
  * slot never waits for a hash), and a write is CPU work too: the kernel copies
  * it into the page cache on a libuv thread. With two hash workers on two cores
  * that thread shared its core and each 1 MiB write took ~1 ms instead of
- * ~0.3 ms. Measured on a quiet-like run of bench/install.bench.ts (2 cores),
+ * ~0.3 ms. Measured with bench/install.bench.ts on 2 cores, priority raised:
  * one worker: 0.58-0.59 of the raw copy, two workers: 0.43-0.52. Batches
  * sealed while a durable flush waits on the disk (nothing is written then) go
  * to every worker instead: 0.52-0.56 against 0.43-0.49 with one worker always,
