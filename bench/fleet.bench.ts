@@ -135,10 +135,12 @@ interface ModeResult {
 
 // The simulated devices stand for separate machines; one node process runs
 // them on one core, so --fleet-procs spreads them over several processes.
+// Device k of the fleet runs in process k mod P: a campaign takes its waves in
+// device-id order, and with a block of ids per process (sim0-*, then sim1-*)
+// every wave but the last ran in one process, on one core.
 const children = Array.from({ length: fleetProcs }, (_, k) => {
-  const count = Math.floor(n / fleetProcs) + (k < n % fleetProcs ? 1 : 0);
-  const idPrefix = fleetProcs === 1 ? 'sim' : `sim${k}`;
-  return fork(join(import.meta.dirname, 'fleet/fleet-worker.ts'), [JSON.stringify({ count, idPrefix, brokerUrl: broker.url, rootPath: join(dir, 'fleet-root.json'), bundlePath: join(dir, 'factory.bundle'), window })], {
+  const numbers = Array.from({ length: n }, (_, i) => i + 1).filter((num) => num % fleetProcs === k % fleetProcs);
+  return fork(join(import.meta.dirname, 'fleet/fleet-worker.ts'), [JSON.stringify({ count: numbers.length, numbers, idWidth: String(n).length, idPrefix: 'sim', brokerUrl: broker.url, rootPath: join(dir, 'fleet-root.json'), bundlePath: join(dir, 'factory.bundle'), window })], {
     execArgv: ['--import', 'tsx', ...(profileDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

@@ -13,8 +13,11 @@ import type { RootSigned } from '@uniota/image';
 
 interface WorkerArgs {
   count: number;
-  /** Device ids are `<idPrefix>-<n>`: distinct per fleet process. */
+  /** Device ids are `<idPrefix>-<n>`. */
   idPrefix?: string;
+  /** The device numbers n this process runs (every P-th of the fleet), and their digits. */
+  numbers?: number[];
+  idWidth?: number;
   brokerUrl: string;
   rootPath: string;
   bundlePath: string;
@@ -42,6 +45,8 @@ const fleet = await FleetSim.create({
   transfer: { window: args.window, requestTimeoutMs: 5000 },
   startParallelism: 100,
   ...(args.idPrefix === undefined ? {} : { idPrefix: args.idPrefix }),
+  ...(args.numbers === undefined ? {} : { numbers: args.numbers }),
+  ...(args.idWidth === undefined ? {} : { idWidth: args.idWidth }),
 });
 await fleet.start();
 send({ ready: true, startSeconds: (performance.now() - t0) / 1000, rssMiB: process.memoryUsage().rss / 1048576 });

@@ -64,6 +64,14 @@ export interface FleetSimOptions {
   factoryBundle: Uint8Array;
   hardware?: string;
   idPrefix?: string;
+  /**
+   * Device numbers (1-based) this fleet runs, instead of 1..count: a fleet
+   * split over several processes gives each every P-th number, so devices
+   * taken in id order (a campaign's waves) are spread over the processes.
+   */
+  numbers?: readonly number[];
+  /** Digits of a device number in its id (default: those of the largest number). */
+  idWidth?: number;
   spec?: Partial<SimDeviceSpec>;
   faults?: FleetFaults;
   /** Devices powered on at once while starting (connection storms hurt brokers). */
@@ -89,9 +97,11 @@ export class FleetSim {
     const spec = { ...fleetDeviceSpec(o.root, o.hardware ?? 'sim-board-1'), ...(o.spec ?? {}) };
     // One page pool for the fleet: devices that wrote the same bytes share them.
     const template = await provisionSimDisk(spec, o.factoryBundle, (size) => new SharedPageDisk(size));
-    const width = String(o.count).length;
-    for (let i = 0; i < o.count; i++) {
-      const id = `${o.idPrefix ?? 'sim'}-${String(i + 1).padStart(width, '0')}`;
+    const numbers = o.numbers ?? Array.from({ length: o.count }, (_, i) => i + 1);
+    if (numbers.length !== o.count) throw new RangeError(`${numbers.length} device numbers for a fleet of ${o.count}`);
+    const width = o.idWidth ?? String(Math.max(0, ...numbers)).length;
+    for (const number of numbers) {
+      const id = `${o.idPrefix ?? 'sim'}-${String(number).padStart(width, '0')}`;
       const device = new SimDevice(template.disk.clone(), spec, template.layout, fleet.hasher);
       fleet.devices.push(
         new NetworkedSimDevice(device, {
