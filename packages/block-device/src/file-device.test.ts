@@ -27,6 +27,20 @@ describe('FileBlockDevice', () => {
     await again.close();
   });
 
+  it('writes MiBs from shared memory at an unaligned view and file offset exactly, complete when the promise settles', async () => {
+    const path = join(dir, 'shared.img');
+    const dev = await FileBlockDevice.open(path, { create: true, size: 8 << 20 });
+    const shared = new Uint8Array(new SharedArrayBuffer((3 << 20) + 8), 3, 3 << 20);
+    for (let i = 0; i < shared.length; i++) shared[i] = (i * 31 + 7) & 0xff;
+    await dev.write(12345, shared);
+    // Read through another handle: the bytes are in the file, not only in this device.
+    const other = await FileBlockDevice.open(path);
+    expect(Buffer.from(await other.read(12345, shared.length)).equals(Buffer.from(shared))).toBe(true);
+    expect(await other.read(12344, 1)).toEqual(Uint8Array.of(0));
+    await other.close();
+    await dev.close();
+  });
+
   it('reads zeros past the end of a file shorter than its declared size', async () => {
     const path = join(dir, 'short.img');
     writeFileSync(path, Uint8Array.of(7, 7));
