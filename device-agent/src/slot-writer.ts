@@ -5,7 +5,7 @@
  * Chunks are copied into write batches of about 1 MiB; a full batch is hashed
  * (on worker threads, see @uniota/image's chunk-hasher) and written only once
  * every chunk in it verified. Batches form a pipeline over a ring of buffers:
- * while batch N is written (libuv's pool), the batches after it are hashed on
+ * while batch N is written, the batches after it are hashed on
  * other cores and filled, up to AHEAD_BYTES ahead of the slot. Measured
  * (bench/install.bench.ts): hashing on the writing thread made an install cost
  * hash time plus write time; overlapped, the two run side by side.
@@ -117,9 +117,10 @@ function alignTo(batch: Batch, chunk: Uint8Array): void {
  *
  * The writes are the install's critical path (with 16 MiB hashed ahead the
  * slot never waits for a hash), and a write is CPU work too: the kernel copies
- * it into the page cache on a libuv thread. With two hash workers on two cores
- * that thread shared its core and each 1 MiB write took ~1 ms instead of
- * ~0.3 ms. Measured with bench/install.bench.ts on 2 cores, priority raised:
+ * it into the page cache (on the main thread since FileBlockDevice writes
+ * there; on a libuv thread when these figures were taken). With two hash
+ * workers on two cores the writing thread shared its core and each 1 MiB write
+ * took ~1 ms instead of ~0.3 ms. Measured with bench/install.bench.ts on 2 cores, priority raised:
  * one worker: 0.58-0.59 of the raw copy, two workers: 0.43-0.52. Batches
  * sealed while a durable flush waits on the disk (nothing is written then) go
  * to every worker instead: 0.52-0.56 against 0.43-0.49 with one worker always,
