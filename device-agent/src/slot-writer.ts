@@ -117,10 +117,9 @@ function alignTo(batch: Batch, chunk: Uint8Array): void {
  *
  * The writes are the install's critical path (with 16 MiB hashed ahead the
  * slot never waits for a hash), and a write is CPU work too: the kernel copies
- * it into the page cache (on the main thread since FileBlockDevice writes
- * there; on a libuv thread when these figures were taken). With two hash
- * workers on two cores the writing thread shared its core and each 1 MiB write
- * took ~1 ms instead of ~0.3 ms. Measured with bench/install.bench.ts on 2 cores, priority raised:
+ * it into the page cache on a libuv thread. With two hash workers on two
+ * cores that thread shared its core and each 1 MiB write took ~1 ms instead
+ * of ~0.3 ms. Measured with bench/install.bench.ts on 2 cores, priority raised:
  * one worker: 0.58-0.59 of the raw copy, two workers: 0.43-0.52. Batches
  * sealed while a durable flush waits on the disk (nothing is written then) go
  * to every worker instead: 0.52-0.56 against 0.43-0.49 with one worker always,

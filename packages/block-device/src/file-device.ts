@@ -1,4 +1,3 @@
-import { writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { BlockDevice } from './block-device.ts';
 import { BlockDeviceError } from './errors.ts';
@@ -66,28 +65,12 @@ export class FileBlockDevice implements BlockDevice {
     return out;
   }
 
-  /**
-   * Writes on the calling thread (the flush, which waits on the disk, stays on
-   * libuv's pool).
-   *
-   * A write lands in the page cache: a memory copy, ~0.3 ms per MiB here, so
-   * the thread hop of an async write buys nothing but a third busy thread
-   * during an install, where the main thread fills batches and a hash worker
-   * verifies the next ones on a 2-core device. Measured with the install
-   * bench's workload (priority raised over the machine's other load), five
-   * back-to-back pairs: the install's best round 81-84 ms with writes here
-   * against 86-116 ms with pool writes, median ratio to the raw copy 0.47-0.64
-   * against 0.46-0.60; the raw copy, which uses this same method, stayed
-   * within its noise at 1 MiB writes and got faster at 64 KiB writes (no hop
-   * per call). The price: the event loop waits for each write, longer when
-   * the kernel throttles dirty pages.
-   */
   async write(offset: number, data: Uint8Array): Promise<void> {
     checkRange('write', this.size, offset, data.length);
     let done = 0;
     try {
       while (done < data.length) {
-        const bytesWritten = writeSync(this.handle.fd, data, done, data.length - done, offset + done);
+        const { bytesWritten } = await this.handle.write(data, done, data.length - done, offset + done);
         if (bytesWritten === 0) throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
         done += bytesWritten;
       }
