@@ -7,10 +7,11 @@
  *                                [--profile-fleet DIR] [--fleet-procs 1]
  *
  * `--max-queued` is mosquitto's per-subscriber queue limit (production
- * default 1000). Above a few hundred devices per wave the server's own
- * subscription can overflow it: mosquitto then drops status reports (QoS 1
- * included), and those actions only recover through the campaign timeout
- * (`--timeout-s`), so a run at the default shows that cost.
+ * default 1000). The server's own subscription takes every report of a wave;
+ * it connects with the MQTT 5 Receive Maximum raised (SERVER_RECEIVE_MAXIMUM)
+ * so those bursts stay in flight instead of in that queue, where mosquitto
+ * would drop them (QoS 1 included) and the actions would only recover
+ * through the campaign timeout (`--timeout-s`).
  *
  * The update server runs in this process (startServer: SQLite in a temp dir,
  * MQTT gateway); the N simulated devices (own disk, in-process bootloader,

@@ -8,6 +8,7 @@ import {
   type OnlineStatus,
   type StatusReport,
 } from '@uniota/protocol';
+import { SERVER_RECEIVE_MAXIMUM } from '@uniota/update-server';
 import { startMosquitto } from '../helpers/mosquitto.ts';
 
 /** MqttLink against real brokers: last will, retained status, and a link that survives bad handlers. */
@@ -211,4 +212,57 @@ describe('MqttLink maximum packet size (MQTT 5, mosquitto)', () => {
       await broker.stop();
     }
   });
+});
+
+describe('MqttLink receive maximum (MQTT 5, mosquitto at its default queue limit)', () => {
+  // A whole wave reports at once. mosquitto keeps max_inflight_messages (20)
+  // in flight to a subscriber that sets no Receive Maximum and queues the
+  // rest, dropping past max_queued_messages (1000) although every device got
+  // its PUBACK. The update server's link raises it; this is that burst.
+  const BURST = 5000;
+  const DEVICES = 50;
+
+  async function burstTo(receiveMaximum: number | undefined): Promise<number> {
+    const broker = await startMosquitto();
+    try {
+      const got = new Set<string>();
+      const server = await MqttLink.connect({
+        url: broker.url,
+        clientId: `srv-rm-${process.pid}`,
+        subscriptions: [allDevicesFilter('status')],
+        counter: new RejectionCounter(),
+        handlers: { status: (m) => void got.add(`${m.message.deviceId}/${m.message.actionId}`) },
+        ...(receiveMaximum !== undefined ? { receiveMaximum } : {}),
+      });
+      const devices = await Promise.all(
+        Array.from({ length: DEVICES }, (_, d) =>
+          MqttLink.connect({ url: broker.url, clientId: `dev-rm-${d}`, counter: new RejectionCounter(), handlers: {} }),
+        ),
+      );
+      // Every publish is PUBACKed by the broker before we go on.
+      await Promise.all(
+        devices.map(async (link, d) => {
+          const reports = Array.from({ length: BURST / DEVICES }, (_, n) => link.publishJson(deviceTopic('status', `dev-rm-${d}`), status(`dev-rm-${d}`, n)));
+          await Promise.all(reports);
+        }),
+      );
+      // Delivered or dropped: wait until nothing more arrives for a second.
+      let last = -1;
+      while (got.size !== last && got.size < BURST) {
+        last = got.size;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      await Promise.all(devices.map((l) => l.close()));
+      await server.close();
+      return got.size;
+    } finally {
+      await broker.stop();
+    }
+  }
+
+  it(`the server's receive maximum gets every report of a ${BURST}-report burst; the broker default loses most`, async () => {
+    expect(await burstTo(SERVER_RECEIVE_MAXIMUM), 'reports received with the server link setting').toBe(BURST);
+    // The broker fact the setting is for: without it, mosquitto dropped reports it had acknowledged.
+    expect(await burstTo(undefined), 'reports received with the broker default').toBeLessThan(BURST);
+  }, 120_000);
 });

@@ -21,6 +21,7 @@ export { createServerApp, type ServerApp, type ServerAppOptions } from './app.ts
 export { build, listen, type BuildOptions } from './http/build.ts';
 export { startServer, type RunningServer } from './server.ts';
 export { noTransportGateway } from './no-transport-gateway.ts';
+export { SERVER_RECEIVE_MAXIMUM } from './gateway/mqtt-gateway.ts';
 export { ApiClient, type ApiClientOptions } from './client.ts';
 export { AuthService, newSetupToken, type AuthOptions } from './auth/auth-service.ts';
 export { roles, isRole, accessTable, type Role, type Access } from './auth/roles.ts';

@@ -48,6 +48,14 @@ export interface MqttLinkOptions {
   random?: () => number;
   /** Largest packet we let the broker send us (MQTT 5 only; default DEFAULT_MAX_PACKET_SIZE). */
   maxPacketSize?: number;
+  /**
+   * MQTT 5 Receive Maximum: how many QoS 1 messages the broker may have in
+   * flight to us at once. Without it mosquitto uses its max_inflight_messages
+   * (20) and QUEUES the rest, then silently drops everything past
+   * max_queued_messages (1000), QoS 1 included, while each publisher got its
+   * PUBACK: a subscriber that takes a whole fleet's reports must raise it.
+   */
+  receiveMaximum?: number;
   onConnect?: () => void;
   onDisconnect?: () => void;
   /** Handler exceptions land here; they never crash the link. */
@@ -125,7 +133,10 @@ export class MqttLink {
       // Tell the broker not to forward anything bigger than the largest
       // legitimate message (a 256 KiB chunk frame or a 96 KiB offer): junk
       // that large is then dropped at the broker, before it costs us memory.
-      clientOptions.properties = { maximumPacketSize: options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE };
+      clientOptions.properties = {
+        maximumPacketSize: options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE,
+        ...(options.receiveMaximum !== undefined ? { receiveMaximum: options.receiveMaximum } : {}),
+      };
     }
     const client = mqtt.connect(options.url, clientOptions);
     const link = new MqttLink(client, options);

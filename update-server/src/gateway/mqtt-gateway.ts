@@ -33,6 +33,9 @@ import { RefusalIngest } from './refusal-ingest.ts';
 import { toEngineReport, wireActionId } from './report-map.ts';
 import type { RootDelivery } from '../roots/root-service.ts';
 
+/** MQTT 5's largest Receive Maximum: the broker may keep this many reports in flight to the server. */
+export const SERVER_RECEIVE_MAXIMUM = 65_535;
+
 export interface MqttGatewayOptions {
   brokerUrl: string;
   protocolVersion?: 4 | 5;
@@ -130,6 +133,10 @@ export class MqttGateway implements DeviceGateway {
       url: this.o.brokerUrl,
       clientId: this.o.clientId ?? `uniota-server-${randomBytes(4).toString('hex')}`,
       protocolVersion: this.o.protocolVersion ?? 5,
+      // The whole fleet reports to this one session: a wave's burst of
+      // reports must stay in flight, not in the broker's per-client queue,
+      // which drops past max_queued_messages (see MqttLinkOptions.receiveMaximum).
+      receiveMaximum: SERVER_RECEIVE_MAXIMUM,
       subscriptions: [allDevicesFilter('hello'), allDevicesFilter('online'), allDevicesFilter('status'), allDevicesFilter('chunk-request')],
       handlers: {
         hello: (m) => this.#onHello(m.message),
