@@ -233,7 +233,13 @@ try {
         process.stderr.write(`  ${mode} ${((lastPrint - t0) / 1000).toFixed(0)} s: wave ${c.currentWave} ${JSON.stringify(s.app.engine.status(id).counts)}\n`);
       }
       for (; wave < c.currentWave; wave++) close(wave);
-      if (c.state === 'paused' || c.state === 'aborted' || c.state === 'canceled') throw new Error(`campaign ${c.state}: ${JSON.stringify(s.app.engine.status(id).counts)}`);
+      if (c.state === 'paused' || c.state === 'aborted' || c.state === 'canceled') {
+        // Why the devices failed, so a stopped run says what to look at.
+        const why = s.app.db
+          .prepare("SELECT state, failure_kind AS kind, substr(coalesce(detail, ''), 1, 80) AS detail, count(*) AS n FROM actions WHERE campaign_id = ? AND state NOT IN ('succeeded') GROUP BY 1, 2, 3 ORDER BY n DESC LIMIT 10")
+          .all(id);
+        throw new Error(`campaign ${c.state}: ${JSON.stringify(s.app.engine.status(id).counts)}; not succeeded: ${JSON.stringify(why)}`);
+      }
       return c.state === 'completed' ? c : undefined;
     }, 1_800_000, 100);
     const seconds = (performance.now() - t0) / 1000;
