@@ -17,7 +17,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
-import { REFUSAL_CODES, STEP_NAMES, allDevicesFilter, decodeMessage, deviceTopic, imageChunksTopic } from '@uniota/protocol';
+import { REFUSAL_CODES, STEP_NAMES, allDevicesFilter, decodeMessage, deviceTopic, imageChunksTopic, type DecodedMessage } from '@uniota/protocol';
 import type { Hello, RefusalReport, StatusReport } from '@uniota/protocol';
 import { parseBundleHeader } from '@uniota/image';
 import { openDb } from '../../../update-server/src/db/open.ts';
@@ -121,6 +121,34 @@ async function deliverAndFlush(s: FuzzServer, input: Input): Promise<void> {
   s.client.deliver(input.topic, input.payload);
   vi.runOnlyPendingTimers();
   await new Promise((r) => setImmediate(r));
+}
+
+/**
+ * Delivers one input and applies the checks every target shares: no crash,
+ * no prototype pollution, and a refused input changes no row and is counted
+ * as exactly one rejection. Returns the verdict when that settles it, else
+ * the decoded valid message for the target's own checks.
+ */
+async function deliverAndCheck(s: FuzzServer, input: Input, onRefused: () => void): Promise<Verdict | { valid: DecodedMessage }> {
+  const changesBefore = s.changes();
+  const rejectedBefore = s.gateway.rejections.total();
+  try {
+    await deliverAndFlush(s, input);
+  } catch (err) {
+    return { ok: false, kind: 'crash', detail: `delivery threw: ${String(err)}` };
+  }
+  if (s.failures.length > 0) return { ok: false, kind: 'crash', detail: s.failures.join('\n') };
+  const polluted = prototypePollution();
+  if (polluted !== null) return { ok: false, kind: 'state-change', detail: polluted };
+  if (s.client.published.length > 10_000) s.client.published.length = 0;
+  const decoded = decodeMessage(input.topic, input.payload);
+  if (!decoded.ok) {
+    onRefused();
+    if (s.changes() !== changesBefore) return { ok: false, kind: 'state-change', detail: `a refused ${decoded.reason} input changed ${s.changes() - changesBefore} rows` };
+    if (s.gateway.rejections.total() !== rejectedBefore + 1) return { ok: false, kind: 'state-change', detail: 'a refused input was not counted as a rejection' };
+    return { ok: true, outcome: `refused: ${decoded.reason}` };
+  }
+  return { valid: decoded };
 }
 
 /** Device ids the schema allows: known, unknown, odd but legal. */
@@ -230,26 +258,10 @@ describe('fuzz: update server MQTT handlers', () => {
         { name: 'odd topics', runs: topics, arb: fc.tuple(oddTopic(kind), fc.oneof(jsonMutant(base.message), fc.constant(Buffer.from(JSON.stringify(base.message))))).map(([topic, payload]) => ({ topic, payload })) },
       ],
       async (input): Promise<Verdict> => {
-        const changesBefore = fuzzed.changes();
-        const rejectedBefore = fuzzed.gateway.rejections.total();
-        try {
-          await deliverAndFlush(fuzzed, input);
-        } catch (err) {
-          return { ok: false, kind: 'crash', detail: `delivery threw: ${String(err)}` };
-        }
-        if (fuzzed.failures.length > 0) return { ok: false, kind: 'crash', detail: fuzzed.failures.join('\n') };
-        const polluted = prototypePollution();
-        if (polluted !== null) return { ok: false, kind: 'state-change', detail: polluted };
-        if (fuzzed.client.published.length > 10_000) fuzzed.client.published.length = 0;
-        const decoded = decodeMessage(input.topic, input.payload);
-        if (!decoded.ok) {
-          refused += 1;
-          if (fuzzed.changes() !== changesBefore) return { ok: false, kind: 'state-change', detail: `a refused ${decoded.reason} input changed ${fuzzed.changes() - changesBefore} rows` };
-          if (fuzzed.gateway.rejections.total() !== rejectedBefore + 1) return { ok: false, kind: 'state-change', detail: 'a refused input was not counted as a rejection' };
-          return { ok: true, outcome: `refused: ${decoded.reason}` };
-        }
+        const checked = await deliverAndCheck(fuzzed, input, () => (refused += 1));
+        if (!('valid' in checked)) return checked;
         valid.push(input);
-        return { ok: true, outcome: `valid ${decoded.kind}` };
+        return { ok: true, outcome: `valid ${checked.valid.kind}` };
       },
     );
     expect(totals.inputs).toBe(INPUTS);
@@ -330,22 +342,9 @@ describe('fuzz: update server MQTT handlers', () => {
         const recordedBefore = fuzzed.gateway.stats.refusalsRecorded;
         const failedBefore = fuzzed.gateway.stats.refusalsFailedAction;
         const eventsBefore = (refusalEvents.get() as { n: number }).n;
-        try {
-          await deliverAndFlush(fuzzed, timed);
-        } catch (err) {
-          return { ok: false, kind: 'crash', detail: `delivery threw: ${String(err)}` };
-        }
-        if (fuzzed.failures.length > 0) return { ok: false, kind: 'crash', detail: fuzzed.failures.join('\n') };
-        const polluted = prototypePollution();
-        if (polluted !== null) return { ok: false, kind: 'state-change', detail: polluted };
-        if (fuzzed.client.published.length > 10_000) fuzzed.client.published.length = 0;
-        const decoded = decodeMessage(input.topic, input.payload);
-        if (!decoded.ok) {
-          refused += 1;
-          if (fuzzed.changes() !== changesBefore) return { ok: false, kind: 'state-change', detail: `a refused ${decoded.reason} input changed ${fuzzed.changes() - changesBefore} rows` };
-          if (fuzzed.gateway.rejections.total() !== rejectedBefore + 1) return { ok: false, kind: 'state-change', detail: 'a refused input was not counted as a rejection' };
-          return { ok: true, outcome: `refused: ${decoded.reason}` };
-        }
+        const checked = await deliverAndCheck(fuzzed, timed, () => (refused += 1));
+        if (!('valid' in checked)) return checked;
+        const decoded = checked.valid;
         valid.push(timed);
         if (decoded.kind !== 'refusal') return { ok: true, outcome: `valid ${decoded.kind}` };
         // A valid refusal report is recorded as exactly one device.refused event, or (throttled, unknown device) dropped and counted.
