@@ -1,3 +1,4 @@
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   MqttLink,
@@ -133,7 +134,107 @@ describe.each(brokers)('MqttLink over %s', (_name, startBroker) => {
     await device.close();
     await server.close();
   });
+
+  it('a connection on which the broker stopped answering is dropped after the ack timeout, and the unacknowledged publish is resent', async () => {
+    // The first connection through the proxy goes deaf: nothing from the
+    // broker reaches the client any more, while both sockets stay open (no
+    // close, no reset), so keepalive alone never notices while we send.
+    const proxy = await deafProxy(broker.url);
+    const got: string[] = [];
+    const server = await MqttLink.connect({
+      url: broker.url,
+      clientId: `srv-${id()}`,
+      protocolVersion: broker.protocolVersion,
+      subscriptions: [allDevicesFilter('status')],
+      counter: new RejectionCounter(),
+      handlers: { status: (m) => void got.push(m.message.actionId) },
+    });
+    const dropped: number[] = [];
+    const dev = `dev-${id()}`;
+    const device = await MqttLink.connect({
+      url: proxy.url,
+      clientId: dev,
+      protocolVersion: broker.protocolVersion,
+      counter: new RejectionCounter(),
+      handlers: {},
+      backoff: { initialMs: 50, maxMs: 200 },
+      ackTimeoutMs: 400,
+      onAckTimeout: (waited) => void dropped.push(waited),
+    });
+    proxy.deafen();
+    const sent = device.publishJson(deviceTopic('status', dev), status(dev, 7));
+    await sent; // resolves only with a PUBACK, which only the second connection can carry
+    expect(dropped).toHaveLength(1);
+    expect(dropped[0]).toBeGreaterThanOrEqual(400);
+    expect(device.ackTimeouts).toBe(1);
+    expect(proxy.connections()).toBe(2);
+    await until(() => got.includes('a7'));
+    await device.close();
+    await server.close();
+    await proxy.close();
+  });
+
+  it('without an ack timeout the same deaf connection is kept (the watchdog is what recovers it)', async () => {
+    const proxy = await deafProxy(broker.url);
+    const dev = `dev-${id()}`;
+    const device = await MqttLink.connect({
+      url: proxy.url,
+      clientId: dev,
+      protocolVersion: broker.protocolVersion,
+      counter: new RejectionCounter(),
+      handlers: {},
+    });
+    proxy.deafen();
+    let acked = false;
+    void device.publishJson(deviceTopic('status', dev), status(dev, 8)).then(() => (acked = true), () => undefined);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(acked).toBe(false);
+    expect(proxy.connections()).toBe(1);
+    expect(device.ackTimeouts).toBe(0);
+    await device.close(true);
+    await proxy.close();
+  });
 });
+
+/**
+ * A TCP proxy to the broker whose current connection can be made deaf: bytes
+ * from the broker to the client are swallowed from then on, in both sockets'
+ * silence. Later connections pass everything.
+ */
+async function deafProxy(brokerUrl: string): Promise<{ url: string; deafen(): void; connections(): number; close(): Promise<void> }> {
+  const target = new URL(brokerUrl);
+  const sockets: Socket[] = [];
+  let count = 0;
+  let deafNow: (() => void) | null = null;
+  const server = createServer((client) => {
+    count += 1;
+    const upstream = connect(Number(target.port), target.hostname);
+    sockets.push(client, upstream);
+    let deaf = false;
+    deafNow = () => (deaf = true);
+    upstream.on('data', (d) => {
+      if (!deaf) client.write(d);
+    });
+    client.on('data', (d) => upstream.write(d));
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', end).on('error', end);
+    upstream.on('close', end).on('error', end);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    deafen: () => deafNow?.(),
+    connections: () => count,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
 
 describe('MqttLink reconnect', () => {
   it('reconnects with backoff after the broker restarts, resubscribes, and receives on its old subscription', async () => {

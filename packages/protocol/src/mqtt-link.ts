@@ -56,6 +56,18 @@ export interface MqttLinkOptions {
    * PUBACK: a subscriber that takes a whole fleet's reports must raise it.
    */
   receiveMaximum?: number;
+  /**
+   * Drops and re-opens the connection when a PUBACK, SUBACK or UNSUBACK is
+   * this late (0 or unset: never). MQTT.js sends PINGREQ only on an idle
+   * link, so a connection on which the broker stopped answering but the
+   * client keeps sending never times out by keepalive: measured in a
+   * 5,000-device fan-out on mosquitto 2.0.11, a few dozen devices waited
+   * minutes for an UNSUBACK and PUBACKs on a connection both ends still held
+   * open. A reconnect resends the unacknowledged QoS 1 publishes.
+   */
+  ackTimeoutMs?: number;
+  /** Called when the ack watchdog drops the connection (for logs and counters). */
+  onAckTimeout?: (waitedMs: number) => void;
   onConnect?: () => void;
   onDisconnect?: () => void;
   /** Handler exceptions land here; they never crash the link. */
@@ -78,6 +90,12 @@ export class MqttLink {
   readonly #client: MqttClient;
   readonly #o: MqttLinkOptions;
   #delay: number;
+  /** Acks awaited (token -> since when); only those asked on the current connection count as late. */
+  readonly #awaiting = new Map<number, number>();
+  #nextToken = 0;
+  #watchdog: NodeJS.Timeout | undefined;
+  /** Connections dropped because an ack was late (see ackTimeoutMs). */
+  ackTimeouts = 0;
 
   private constructor(client: MqttClient, options: MqttLinkOptions) {
     this.#client = client;
@@ -85,6 +103,9 @@ export class MqttLink {
     this.#delay = options.backoff?.initialMs ?? 500;
     client.on('message', (topic, payload) => this.#onMessage(topic, payload));
     client.on('connect', () => {
+      // What was awaited on the old connection is resent now: its clock starts again.
+      const now = Date.now();
+      for (const k of this.#awaiting.keys()) this.#awaiting.set(k, now);
       this.#delay = this.#o.backoff?.initialMs ?? 500;
       client.options.reconnectPeriod = this.#delay;
       for (const m of this.#o.onConnectPublish?.() ?? []) {
@@ -104,6 +125,34 @@ export class MqttLink {
     });
     // Errors surface as close/reconnect; an unhandled 'error' event would throw.
     client.on('error', () => undefined);
+    const ackTimeout = options.ackTimeoutMs ?? 0;
+    if (ackTimeout > 0) {
+      this.#watchdog = setInterval(() => this.#checkAcks(ackTimeout), Math.max(10, Math.floor(ackTimeout / 4)));
+      this.#watchdog.unref();
+    }
+  }
+
+  #checkAcks(timeoutMs: number): void {
+    if (!this.#client.connected) return;
+    const now = Date.now();
+    let oldest = now;
+    for (const since of this.#awaiting.values()) oldest = Math.min(oldest, since);
+    if (now - oldest < timeoutMs) return;
+    this.ackTimeouts += 1;
+    for (const k of this.#awaiting.keys()) this.#awaiting.set(k, now);
+    this.#o.onAckTimeout?.(now - oldest);
+    this.#client.stream.destroy();
+  }
+
+  /** Counts `p` as an awaited ack until it settles. */
+  async #acked<T>(p: Promise<T>): Promise<T> {
+    const token = this.#nextToken++;
+    this.#awaiting.set(token, Date.now());
+    try {
+      return await p;
+    } finally {
+      this.#awaiting.delete(token);
+    }
   }
 
   /** Connects (waiting for the first CONNACK) and subscribes. */
@@ -155,6 +204,7 @@ export class MqttLink {
       });
       if (options.subscriptions && options.subscriptions.length > 0) await link.subscribe(options.subscriptions);
     } catch (err) {
+      clearInterval(link.#watchdog);
       await client.endAsync(true).catch(() => undefined);
       throw new ProtocolError(ProtocolErrorCode.NOT_CONNECTED, `cannot connect to ${options.url}`, { cause: err, transient: true });
     }
@@ -168,12 +218,12 @@ export class MqttLink {
 
   /** Subscribes at QoS 1 (kept across reconnects). */
   async subscribe(filters: string[]): Promise<void> {
-    await this.#client.subscribeAsync(filters.map((f) => f), { qos: 1 });
+    await this.#acked(this.#client.subscribeAsync(filters.map((f) => f), { qos: 1 }));
   }
 
   /** Unsubscribes. */
   async unsubscribe(filters: string[]): Promise<void> {
-    await this.#client.unsubscribeAsync(filters);
+    await this.#acked(this.#client.unsubscribeAsync(filters));
   }
 
   /**
@@ -181,7 +231,8 @@ export class MqttLink {
    * PUBACK says the broker has it, NOT that any subscriber got it.
    */
   async publish(topic: string, payload: Buffer | string, options: { qos?: 0 | 1; retain?: boolean } = {}): Promise<void> {
-    await this.#client.publishAsync(topic, payload, { qos: options.qos ?? 1, retain: options.retain ?? false });
+    const sent = this.#client.publishAsync(topic, payload, { qos: options.qos ?? 1, retain: options.retain ?? false });
+    await ((options.qos ?? 1) === 1 ? this.#acked(sent) : sent);
   }
 
   /** Publishes a JSON message. */
@@ -196,6 +247,7 @@ export class MqttLink {
 
   /** Disconnects. `force` skips the DISCONNECT packet so the broker publishes the will (tests of power loss). */
   async close(force = false): Promise<void> {
+    clearInterval(this.#watchdog);
     if (force) {
       // Destroying the socket is what a power cut looks like to the broker.
       this.#client.stream.destroy();
