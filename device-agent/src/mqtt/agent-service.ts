@@ -16,12 +16,20 @@ import { UpdateAgent } from '../agent.ts';
 import type { AgentDeps, RunResult } from '../agent.ts';
 import type { AgentTransport, StatusReport } from '../transport.ts';
 import { MqttImageSource } from './mqtt-image-source.ts';
+import type { DownloadStatus } from './mqtt-image-source.ts';
 import { trackSlots } from './slot-inventory.ts';
 import type { SlotInventory } from './slot-inventory.ts';
 import { toProtocolStep } from './step-map.ts';
 import { RefusalReporter } from './refusal-reporter.ts';
 
 export const AGENT_VERSION = '0.1.0';
+
+/**
+ * A PUBACK/SUBACK/UNSUBACK later than this drops and re-opens the connection
+ * (see MqttLinkOptions.ackTimeoutMs). Far above the answer time of a broker
+ * that works, far below the campaign timeouts operators set (minutes).
+ */
+export const DEFAULT_ACK_TIMEOUT_MS = 30_000;
 
 /**
  * Last report timestamp per device in this process. The server orders and
@@ -39,10 +47,11 @@ export interface AgentServiceOptions {
   /** What a reboot means here: run the reboot command, or restart the simulated device. */
   reboot: () => Promise<void>;
   /** MQTT connection options added to the defaults (TLS, credentials, backoff). */
-  link?: Partial<Pick<MqttLinkOptions, 'username' | 'password' | 'backoff' | 'random' | 'tls'>>;
+  link?: Partial<Pick<MqttLinkOptions, 'username' | 'password' | 'backoff' | 'random' | 'tls' | 'ackTimeoutMs'>>;
+
   logger?: ProtocolLogger;
   /** Chunk transfer tuning. */
-  transfer?: { window?: number; requestTimeoutMs?: number; maxRetries?: number; minBytesPerSecond?: number; throughputWindowMs?: number };
+  transfer?: { window?: number; requestTimeoutMs?: number; maxRetries?: number; minBytesPerSecond?: number; throughputWindowMs?: number; subscribeTimeoutMs?: number };
   /** How long a report waits for the broker's PUBACK before the lifecycle moves on. */
   reportTimeoutMs?: number;
   /** Shortest time between two refusal reports of the same code (default 10 s; see RefusalReporter). */
@@ -134,6 +143,8 @@ export class AgentService {
         'chunk-fanout': (m) => s.#source.handleFrame(m.message),
       },
       counter: s.rejections,
+      ackTimeoutMs: DEFAULT_ACK_TIMEOUT_MS,
+      onAckTimeout: (waitedMs) => o.logger?.warn({ waitedMs }, 'broker stopped acknowledging; reconnecting'),
       ...(o.link ?? {}),
       // A handler that throws must be seen: the link swallows the exception so the process survives it.
       onHandlerError: (err, kind) => o.logger?.warn({ err: err instanceof Error ? err.message : String(err), kind }, 'agent handler failed'),
@@ -145,6 +156,16 @@ export class AgentService {
   /** The lifecycle (for inspection). */
   get agent(): UpdateAgent {
     return this.#agent as UpdateAgent;
+  }
+
+  /** The running download, if any (diagnostics: where a download that does not move waits). */
+  get download(): DownloadStatus | null {
+    return this.#source.download;
+  }
+
+  /** Whether the broker connection is up. */
+  get connected(): boolean {
+    return this.#link?.connected ?? false;
   }
 
   /** Resolves when every queued command has been handled. */

@@ -53,12 +53,12 @@ function bundle(chunks: number): { header: Uint8Array; payload: Uint8Array } {
 }
 
 /** A source whose requests are recorded; the test plays the (hostile) chunk sender. */
-function rig(chunks: number, options: Partial<MqttImageSourceOptions> = {}, planned: { chunkCount?: number; payloadSize?: number } = {}) {
+function rig(chunks: number, options: Partial<MqttImageSourceOptions> = {}, planned: { chunkCount?: number; payloadSize?: number; mode?: 'unicast' | 'fanout' } = {}) {
   const timers = new HandTimers();
   const requests: ChunkRequest[] = [];
   const src = new MqttImageSource({ sendRequest: async (r) => void requests.push(r), timers, window: 4, requestTimeoutMs: 2000, maxRetries: 50, ...options });
   const { header, payload } = bundle(chunks);
-  src.plan('act', { imageId: 'img', mode: 'unicast', chunkCount: planned.chunkCount ?? chunks, payloadSize: planned.payloadSize ?? payload.length, chunkSize: CHUNK, header });
+  src.plan('act', { imageId: 'img', mode: planned.mode ?? 'unicast', chunkCount: planned.chunkCount ?? chunks, payloadSize: planned.payloadSize ?? payload.length, chunkSize: CHUNK, header });
   const stored: Array<{ index: number; length: number }> = [];
   let outcome: unknown = 'running';
   void src.fetch('act', 0, async (index, bytes) => void stored.push({ index, length: bytes.length })).then(
@@ -66,7 +66,7 @@ function rig(chunks: number, options: Partial<MqttImageSourceOptions> = {}, plan
     (e: unknown) => (outcome = e),
   );
   const send = (index: number, data: Uint8Array = payload.subarray(index * CHUNK, (index + 1) * CHUNK)) => src.handleFrame({ imageTag: imageTag('img'), index, data });
-  return { timers, requests, stored, send, payload, outcome: () => outcome };
+  return { src, timers, requests, stored, send, payload, outcome: () => outcome };
 }
 
 const codeOf = (e: unknown) => (e instanceof UniotaError ? e.code : String(e));
@@ -151,5 +151,33 @@ describe('MqttImageSource against a hostile chunk sender', () => {
     }
     expect(codeOf(r.outcome())).toBe('CHUNK_VERIFY_FAILED');
     expect(r.stored.map((s) => s.index)).toEqual([0]);
+  });
+});
+
+describe('MqttImageSource on a broker that stops answering (fan-out subscriptions)', () => {
+  const never = () => new Promise<void>(() => undefined);
+
+  it('a download whose UNSUBACK never comes still completes (the lifecycle is not held by the broker)', async () => {
+    const calls: Array<[string, boolean]> = [];
+    const r = rig(4, { onFanout: (id, active) => (calls.push([id, active]), active ? Promise.resolve() : never()) }, { mode: 'fanout' });
+    await r.timers.advance(10);
+    for (let i = 0; i < 4; i++) r.send(i);
+    await r.timers.advance(10);
+    expect(r.outcome()).toBe('done');
+    expect(calls).toEqual([['img', true], ['img', false]]);
+    expect(r.src.download).toBeNull();
+  });
+
+  it('a download whose SUBACK never comes starts requesting after subscribeTimeoutMs, not before', async () => {
+    const r = rig(4, { onFanout: never, subscribeTimeoutMs: 3000 }, { mode: 'fanout' });
+    await r.timers.advance(2900);
+    expect(r.requests).toEqual([]);
+    expect(r.src.download?.phase).toBe('subscribing');
+    await r.timers.advance(200);
+    expect(r.requests.length).toBeGreaterThan(0);
+    expect(r.src.download?.phase).toBe('receiving');
+    for (let i = 0; i < 4; i++) r.send(i);
+    await r.timers.advance(10);
+    expect(r.outcome()).toBe('done');
   });
 });

@@ -113,6 +113,11 @@ export class ChunkReceiver {
     return this.#next;
   }
 
+  /** Chunks in the image. */
+  get chunkCount(): number {
+    return this.#o.chunkCount;
+  }
+
   /** Starts requesting; the promise settles when every chunk is stored or the transfer fails. */
   start(): Promise<void> {
     this.#rateWindowStart = this.#o.timers.now();
