@@ -131,19 +131,26 @@ describe('CampaignEngine', () => {
     expect(s.campaign.state).toBe('completed');
   });
 
-  it('treats a disconnect before install as transient and a disconnect while rebooting as expected', async () => {
-    const { engine, gateway } = engineFixture(2);
-    const { campaign } = engine.createCampaign({ ...baseSpec, waves: { canary: 0, percents: [100] } }, 'alice');
+  it('a disconnect fails nothing: the device carries on and its later reports count; one that stays away times out', async () => {
+    const { engine, gateway, clock } = engineFixture(3);
+    const { campaign } = engine.createCampaign({ ...baseSpec, waves: { canary: 0, percents: [100] }, timeoutMs: 60_000 }, 'alice');
     await engine.tick();
-    const [d0, d1] = gateway.offers;
-    engine.ingestReport(reporter(d0!)('downloading'));
+    const [d0, d1, d2] = gateway.offers;
+    const r0 = reporter(d0!);
     const r1 = reporter(d1!);
+    engine.ingestReport(r0('downloading'));
     engine.ingestReports([r1('installing'), r1('rebooting')]);
-    engine.deviceDisconnected('dev-000');
-    engine.deviceDisconnected('dev-001');
-    expect(engine.status(campaign.id).counts).toEqual({ retry_wait: 1, rebooting: 1 });
-    engine.ingestReport(r1('committed'));
-    expect(engine.status(campaign.id).counts).toEqual({ retry_wait: 1, succeeded: 1 });
+    engine.ingestReport(reporter(d2!)('downloading'));
+    for (const d of ['dev-000', 'dev-001', 'dev-002']) engine.deviceDisconnected(d);
+    expect(engine.status(campaign.id).counts).toEqual({ downloading: 2, rebooting: 1 });
+    // dev-000 reconnects and finishes the same attempt; dev-001 commits after its reboot.
+    engine.ingestReports([r0('downloaded'), r0('installing'), r0('rebooting'), r0('committed'), r1('committed')]);
+    expect(engine.status(campaign.id).counts).toEqual({ downloading: 1, succeeded: 2 });
+    expect(gateway.offers).toHaveLength(3); // no retry attempt was offered
+    // dev-002 never comes back: the campaign timeout ends it.
+    clock.advance(60_000);
+    await engine.tick();
+    expect(engine.status(campaign.id).counts).toEqual({ timed_out: 1, succeeded: 2 });
   });
 
   it('cancel withdraws queued devices and refuses illegal changes', async () => {
