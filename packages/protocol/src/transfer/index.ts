@@ -1,3 +1,3 @@
 export { ChunkReceiver, type ChunkReceiverOptions, type ChunkReceiverStats } from './chunk-receiver.ts';
-export { ChunkServer, type ChunkServerOptions, type ChunkServerStats, type ChunkRequestReject } from './chunk-server.ts';
+export { ChunkServer, type ChunkServerOptions, type ChunkServerStats, type ChunkRequestReject, type FanoutSnapshot } from './chunk-server.ts';
 export { realTimers, type TransferTimers } from './timers.ts';

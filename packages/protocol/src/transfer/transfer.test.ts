@@ -24,13 +24,19 @@ function makeImage(chunks: number): Uint8Array[] {
 }
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
+/** Faults of one simulated device's link. */
+interface DeviceFaults {
+  /** True drops the frame of chunk `index` arriving on `topic` before the receiver sees it. */
+  dropFrame?: (index: number, topic: string) => boolean;
+}
+
 interface Rig {
   broker: LoopbackBroker;
   timers: ManualTimers;
   server: ChunkServer;
   image: Uint8Array[];
   requests: Map<string, ChunkRequest[]>;
-  addDevice(id: string, mode: TransferMode, extra?: Partial<ChunkReceiverOptions>): { receiver: ChunkReceiver; stored: Uint8Array[] };
+  addDevice(id: string, mode: TransferMode, extra?: Partial<ChunkReceiverOptions> & DeviceFaults): { receiver: ChunkReceiver; stored: Uint8Array[] };
 }
 
 function rig(chunks: number, opts: { readChunk?: (i: number) => Uint8Array | Promise<Uint8Array> } = {}): Rig {
@@ -75,10 +81,15 @@ function rig(chunks: number, opts: { readChunk?: (i: number) => Uint8Array | Pro
         maxRetries: 4,
         ...extra,
       });
-      const topic = mode === 'fanout' ? imageChunksTopic(IMAGE) : deviceTopic('chunk-data', id);
-      broker.subscribe(topic, (m) => {
-        if (m.kind === 'chunk-data' || m.kind === 'chunk-fanout') receiver.handleFrame(m.message);
-      });
+      // As the agent does: its own chunk topic always (unicast, and fan-out
+      // repairs), the image's stream too in fan-out mode.
+      const topics = mode === 'fanout' ? [imageChunksTopic(IMAGE), deviceTopic('chunk-data', id)] : [deviceTopic('chunk-data', id)];
+      for (const topic of topics) {
+        broker.subscribe(topic, (m) => {
+          if (extra.dropFrame?.(m.kind === 'chunk-data' || m.kind === 'chunk-fanout' ? m.message.index : -1, topic) === true) return;
+          if (m.kind === 'chunk-data' || m.kind === 'chunk-fanout') receiver.handleFrame(m.message);
+        });
+      }
       return { receiver, stored };
     },
   };
@@ -334,6 +345,67 @@ describe('chunk transfer (loopback broker)', () => {
     await r.timers.advance(400);
     // First publish after the linger, then at most one per 200 ms for the newcomers: 3, not 20.
     expect(published).toEqual([0, 0, 0]);
+  });
+
+  it('fan-out: a chunk asked for again by a few stragglers goes to each of them alone, by many to the whole wave', async () => {
+    const r = rig(10);
+    const published: Array<[string, number]> = [];
+    const server = new ChunkServer({
+      publish: (t, p) => void published.push([t, p.readUInt32BE(12)]),
+      readChunk: (_id, i) => r.image[i]!,
+      timers: r.timers,
+      inFlightGuardMs: 250,
+      repeatIntervalMs: 250,
+    });
+    server.addImage(IMAGE, 10);
+    const ids = Array.from({ length: 16 }, (_, k) => `d${k}`);
+    server.expectDevices(IMAGE, ids);
+    const ask = (id: string, next: number, want: number[]) => server.handleRequest(id, { v: 1, imageId: IMAGE, mode: 'fanout', next, want });
+    for (const id of ids) ask(id, 0, [0, 1]);
+    await r.timers.advance(10);
+    expect(published).toEqual([[imageChunksTopic(IMAGE), 0], [imageChunksTopic(IMAGE), 1]]);
+    published.length = 0;
+    await r.timers.advance(300);
+    // 14 devices stored 0 and 1 and move on; two of 16 (1/8) lost chunk 0: each gets its own copy.
+    for (const id of ids.filter((id) => id !== 'd3' && id !== 'd9')) ask(id, 2, [2, 3]);
+    ask('d3', 0, [0]);
+    ask('d9', 0, [0]);
+    await r.timers.advance(10);
+    expect(published.sort()).toEqual(
+      [[deviceTopic('chunk-data', 'd3'), 0], [deviceTopic('chunk-data', 'd9'), 0], [imageChunksTopic(IMAGE), 2], [imageChunksTopic(IMAGE), 3]].sort(),
+    );
+    expect(server.stats.repairPublishes).toBe(2);
+    // A repeat within the guard is not sent again.
+    ask('d3', 0, [0]);
+    await r.timers.advance(10);
+    expect(published).toHaveLength(4);
+    published.length = 0;
+    await r.timers.advance(300);
+    // Half the wave lost chunk 2, and every device's window covers it: one publish on the stream serves them all.
+    for (const id of ids.slice(0, 8)) ask(id, 2, [2]);
+    await r.timers.advance(10);
+    expect(published).toEqual([[imageChunksTopic(IMAGE), 2]]);
+    expect(server.stats.fanoutPublishes).toBe(5);
+  });
+
+  it('fan-out: a straggler that lost a frame completes from a repair copy; a chunk the whole wave lost goes on the stream again', async () => {
+    const r = rig(20);
+    // dev-5 alone loses the stream's first copy of chunk 7; every other device loses the first copy of chunk 12.
+    const lost = new Set<string>();
+    const loseFirst = (id: string, chunk: number) => (i: number, topic: string) => {
+      if (i !== chunk || topic !== imageChunksTopic(IMAGE) || lost.has(id)) return false;
+      lost.add(id);
+      return true;
+    };
+    const ids = Array.from({ length: 16 }, (_, k) => `dev-${k}`);
+    const devices = ids.map((id, k) => r.addDevice(id, 'fanout', { dropFrame: loseFirst(id, k === 5 ? 7 : 12) }));
+    r.server.expectDevices(IMAGE, ids);
+    await runUntilSettled(r.timers, devices.map((d) => d.receiver.start()));
+    for (const d of devices) expect(d.stored.map(sha)).toEqual(r.image.map(sha));
+    expect(lost.size).toBe(16);
+    // Chunk 7 once more, to dev-5 alone; chunk 12 once more, on the stream for the other 15.
+    expect(r.server.stats.repairPublishes).toBe(1);
+    expect(r.server.stats.fanoutPublishes).toBe(21);
   });
 
   it('unicast: a device repeating its request does not multiply server egress', async () => {
