@@ -220,6 +220,7 @@ try {
       wavePubs = gw.chunks.stats.publishes;
     };
     let lastPrint = performance.now();
+    let lastCounts = '';
     // The poll runs in the server's process: it reads only the campaign row
     // (full per-state counts are GROUP BYs over every action, too heavy to
     // run often beside a 10,000-device campaign), 10 times a second: the
@@ -230,7 +231,17 @@ try {
       if (performance.now() - lastPrint > 10_000) {
         // Progress on stderr, so a long run is visibly alive.
         lastPrint = performance.now();
-        process.stderr.write(`  ${mode} ${((lastPrint - t0) / 1000).toFixed(0)} s: wave ${c.currentWave} ${JSON.stringify(s.app.engine.status(id).counts)}\n`);
+        const counts = JSON.stringify(s.app.engine.status(id).counts);
+        process.stderr.write(`  ${mode} ${((lastPrint - t0) / 1000).toFixed(0)} s: wave ${c.currentWave} ${counts}\n`);
+        // Nothing moved for 10 s: say where the devices that are not idle wait.
+        if (counts === lastCounts) {
+          process.stderr.write(`    server: ${JSON.stringify(gw.chunks.snapshot(imageId))} publishes=${gw.chunks.stats.publishes}\n`);
+          for (const child of children) child.send({ cmd: 'busy' });
+          void fromChildren<{ busy: Record<string, unknown> }>((m) => m.busy !== undefined).then((bs) => {
+            for (const b of bs) process.stderr.write(`    busy devices: ${JSON.stringify(b.busy)}\n`);
+          });
+        }
+        lastCounts = counts;
       }
       for (; wave < c.currentWave; wave++) close(wave);
       if (c.state === 'paused' || c.state === 'aborted' || c.state === 'canceled') {

@@ -6,6 +6,7 @@
  *   parent → { cmd: 'stop' }            child → { ready: true, startSeconds }
  *   parent → { cmd: 'versions' }        child → { versions }
  *   parent → { cmd: 'cpu' }             child → { cpuMs }  (this process's CPU time so far, user + system)
+ *   parent → { cmd: 'busy' }            child → { busy }   (devices not idle, grouped by what they wait for)
  */
 import { readFileSync } from 'node:fs';
 import { FleetSim } from '@uniota/device-agent';
@@ -54,5 +55,6 @@ send({ ready: true, startSeconds: (performance.now() - t0) / 1000, rssMiB: proce
 process.on('message', (m: { cmd: string }) => {
   if (m.cmd === 'versions') send({ versions: fleet.versions(), rssMiB: process.memoryUsage().rss / 1048576, peakMiB: peak / 1048576, hashed: fleet.hasher.stats });
   if (m.cmd === 'cpu') send({ cpuMs: cpuMs() });
+  if (m.cmd === 'busy') send({ busy: fleet.busy() });
   if (m.cmd === 'stop') void fleet.stop().then(() => process.exit(0));
 });

@@ -150,6 +150,33 @@ export class FleetSim {
     return out;
   }
 
+  /**
+   * Devices that are not idle, grouped by what they are doing: agent state,
+   * download phase, link up or down (booting: no agent running yet). A
+   * campaign that stops moving is diagnosed from this: where its devices wait.
+   */
+  busy(sampleSize = 3): Record<string, { count: number; sample: string[]; detail?: unknown }> {
+    const out: Record<string, { count: number; sample: string[]; detail?: unknown }> = {};
+    for (const d of this.devices) {
+      const s = d.service;
+      let key: string;
+      let detail: unknown;
+      if (s === null) key = 'booting-or-off';
+      else {
+        const state = s.agent.state.state;
+        const dl = s.download;
+        if (state === 'idle' && dl === null) continue;
+        key = `${state}${dl === null ? '' : `/${dl.mode}-${dl.phase}`}${s.connected ? '' : '/link-down'}`;
+        if (dl !== null) detail = { next: dl.next, of: dl.chunkCount, ...dl.stats };
+      }
+      const g = (out[key] ??= { count: 0, sample: [] });
+      g.count += 1;
+      if (g.sample.length < sampleSize) g.sample.push(d.deviceId);
+      if (g.detail === undefined && detail !== undefined) g.detail = detail;
+    }
+    return out;
+  }
+
   #injectFaults(f: FleetFaults): void {
     const rnd = this.o.random ?? Math.random;
     for (const d of this.devices) {
