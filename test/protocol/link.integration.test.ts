@@ -6,6 +6,7 @@ import {
   allDevicesFilter,
   deviceTopic,
   startEmbeddedBroker,
+  type MqttLinkOptions,
   type OnlineStatus,
   type StatusReport,
 } from '@uniota/protocol';
@@ -135,6 +136,10 @@ describe.each(brokers)('MqttLink over %s', (_name, startBroker) => {
     await server.close();
   });
 
+  /** A device link to `url` (a proxy in front of the broker). */
+  const deviceVia = (url: string, dev: string, extra: Partial<MqttLinkOptions> = {}) =>
+    MqttLink.connect({ url, clientId: dev, protocolVersion: broker.protocolVersion, counter: new RejectionCounter(), handlers: {}, ...extra });
+
   it('a connection on which the broker stopped answering is dropped after the ack timeout, and the unacknowledged publish is resent', async () => {
     // The first connection through the proxy goes deaf: nothing from the
     // broker reaches the client any more, while both sockets stay open (no
@@ -151,12 +156,7 @@ describe.each(brokers)('MqttLink over %s', (_name, startBroker) => {
     });
     const dropped: number[] = [];
     const dev = `dev-${id()}`;
-    const device = await MqttLink.connect({
-      url: proxy.url,
-      clientId: dev,
-      protocolVersion: broker.protocolVersion,
-      counter: new RejectionCounter(),
-      handlers: {},
+    const device = await deviceVia(proxy.url, dev, {
       backoff: { initialMs: 50, maxMs: 200 },
       ackTimeoutMs: 400,
       onAckTimeout: (waited) => void dropped.push(waited),
@@ -177,13 +177,7 @@ describe.each(brokers)('MqttLink over %s', (_name, startBroker) => {
   it('without an ack timeout the same deaf connection is kept (the watchdog is what recovers it)', async () => {
     const proxy = await deafProxy(broker.url);
     const dev = `dev-${id()}`;
-    const device = await MqttLink.connect({
-      url: proxy.url,
-      clientId: dev,
-      protocolVersion: broker.protocolVersion,
-      counter: new RejectionCounter(),
-      handlers: {},
-    });
+    const device = await deviceVia(proxy.url, dev);
     proxy.deafen();
     let acked = false;
     void device.publishJson(deviceTopic('status', dev), status(dev, 8)).then(() => (acked = true), () => undefined);
