@@ -148,13 +148,15 @@ const children = Array.from({ length: fleetProcs }, (_, k) => {
 });
 const fromChild = <T>(child: (typeof children)[number], pred: (m: Record<string, unknown>) => boolean): Promise<T> =>
   new Promise((resolve, reject) => {
+    const exited = (code: number | null) => reject(new Error(`fleet process exited (${code})`));
     const on = (m: Record<string, unknown>) => {
       if (!pred(m)) return;
       child.off('message', on);
+      child.off('exit', exited);
       resolve(m as T);
     };
     child.on('message', on);
-    child.once('exit', (code) => reject(new Error(`fleet process exited (${code})`)));
+    child.once('exit', exited);
   });
 const fromChildren = <T>(pred: (m: Record<string, unknown>) => boolean): Promise<T[]> => Promise.all(children.map((c) => fromChild<T>(c, pred)));
 
