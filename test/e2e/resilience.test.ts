@@ -141,9 +141,37 @@ describe('resilience over mosquitto', () => {
     const id = s.app.engine.createCampaign(spec(imageId), 'e2e').campaign.id;
     await until('canary done', () => (status(s, id).counts.succeeded ?? 0) >= 2);
     await broker.restart(500);
-    await until('campaign completed after the broker restart', () => status(s, id).campaign.state === 'completed', 90_000);
+    await until('campaign completed after the broker restart', () => status(s, id).campaign.state === 'completed', 90_000).catch((e: unknown) => {
+      // Where it stopped, for the log: the actions not succeeded and the devices still busy.
+      const open = s.app.db.prepare("SELECT device_id, state, attempt, detail FROM actions WHERE campaign_id = ? AND state != 'succeeded'").all(id);
+      throw new Error(`${e instanceof Error ? e.message : String(e)}: ${status(s, id).campaign.state}, not succeeded ${JSON.stringify(open)}, busy devices ${JSON.stringify(f.busy())}`);
+    });
     expectCommittedOnce(s, f, id, '3.0.0');
   }, 120_000);
+
+  it('an offer lost while its device was away is sent again when the server reconnects, even if the device never says hello', async () => {
+    const { server: s, fleet: f } = await setUp(1);
+    const device = f.devices[0]!;
+    await device.powerOff();
+    // Listens on the device's command topic and reconnects within ~10 ms;
+    // the server's link waits at least 250 ms, so this is back first. It
+    // never sends a hello: only the server's own reconnect can re-send.
+    const seen: CommandEnvelope[] = [];
+    await MqttLink.connect({
+      url: broker.url, clientId: 'command-spy', protocolVersion: 5, counter: new RejectionCounter(),
+      subscriptions: [deviceTopic('command', device.deviceId)], backoff: { initialMs: 10, maxMs: 20 },
+      handlers: { command: (m) => void seen.push(m.message) },
+    }).then((l) => links.push(l));
+    const imageId = s.app.images.upload(makeBundle(trust, { version: '6.0.0', behaviour: 'ok', securityCounter: 2 }), 'e2e').id;
+    s.app.engine.createCampaign(spec(imageId, { waves: { canary: 0, percents: [100] } }), 'e2e');
+    await until('the offer went out', () => seen.length === 1);
+    const actionId = seen[0]!.actionId;
+    const resent = s.gateway!.stats.offersResent;
+    await broker.restart(100);
+    await until('the offer was sent again after the restart', () => seen.length >= 2, 20_000);
+    expect(seen[1]!.actionId).toBe(actionId);
+    expect(s.gateway!.stats.offersResent).toBeGreaterThan(resent);
+  }, 60_000);
 
   it('a device that loses its connection mid-download resumes from where it was, not from chunk 0, and completes', async () => {
     const { server: s, fleet: f } = await setUp(3);

@@ -103,6 +103,7 @@ export class MqttGateway implements DeviceGateway {
    * the same update.
    */
   readonly #unanswered = new Map<string, UpdateOffer>();
+  #connectedOnce = false;
   #flushTimer: NodeJS.Timeout | null = null;
   #denials: BrokerDenialRecorder | null = null;
 
@@ -156,6 +157,15 @@ export class MqttGateway implements DeviceGateway {
         },
       },
       counter: this.rejections,
+      // After the server's own reconnect: hellos devices sent while it was
+      // away are gone, so offers they never answered are sent again now
+      // (devices still away get theirs at their next hello). Seen in the
+      // broker-restart test: a device reconnected before the server did, its
+      // hello was lost, and its offer sat unanswered until the campaign timeout.
+      onConnect: () => {
+        if (this.#connectedOnce) this.#resendUnanswered();
+        this.#connectedOnce = true;
+      },
       ...(this.o.link ?? {}),
       onHandlerError: (err, kind) => this.o.logger?.warn({ err: err instanceof Error ? err.message : String(err), kind }, 'gateway handler failed'),
       // Only the broker writes $SYS (clients' publishes there are refused); of it, only the warning log is read.
@@ -247,10 +257,16 @@ export class MqttGateway implements DeviceGateway {
     });
     this.#scheduleFlush();
     const lost = this.#unanswered.get(h.deviceId);
-    if (lost !== undefined) {
-      this.stats.offersResent += 1;
-      this.sendOffer(lost).catch((err: unknown) => this.o.logger?.warn({ err: err instanceof Error ? err.message : String(err) }, 'offer resend failed'));
-    }
+    if (lost !== undefined) this.#resend(lost);
+  }
+
+  #resend(offer: UpdateOffer): void {
+    this.stats.offersResent += 1;
+    this.sendOffer(offer).catch((err: unknown) => this.o.logger?.warn({ err: err instanceof Error ? err.message : String(err) }, 'offer resend failed'));
+  }
+
+  #resendUnanswered(): void {
+    for (const offer of [...this.#unanswered.values()]) this.#resend(offer);
   }
 
   #onStatus(r: StatusReport): void {
