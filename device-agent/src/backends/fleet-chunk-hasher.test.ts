@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createBundle, createRoot, generateKeyPair, inlineChunkHasher, parseBundleHeader, signerFromPem } from '@uniota/image';
-import { makeSimImage } from '@uniota/bootloader-sim';
+import { inlineChunkHasher, parseBundleHeader } from '@uniota/image';
+import { simTrust } from '../testing/sim-trust.ts';
 import { BundleImageSource } from '../image-source.ts';
 import { RecordingTransport } from '../transport.ts';
 import { FleetChunkHasher } from './fleet-chunk-hasher.ts';
@@ -59,21 +59,9 @@ describe('FleetChunkHasher', () => {
 
 describe('devices sharing a FleetChunkHasher', () => {
   it('update through the real agent, and the second device hashes nothing the first already did', async () => {
-    const keys = { root: generateKeyPair(), images: generateKeyPair(), server: generateKeyPair() };
     const now = new Date('2026-11-26T12:00:00Z');
-    const root = createRoot({
-      version: 1,
-      expiresAt: new Date(now.getTime() + 86400_000),
-      root: { keys: [keys.root.publicKeyRaw], threshold: 1 },
-      images: { keys: [keys.images.publicKeyRaw], threshold: 1 },
-      server: { keys: [keys.server.publicKeyRaw], threshold: 1 },
-    });
-    const bundle = (version: string, counter: number) =>
-      createBundle(
-        { product: 'p', version, securityCounter: counter, compatibleHardware: ['sim-board-1'], createdAt: now, expiresAt: new Date(now.getTime() + 86400_000), chunkSize: 4096 },
-        makeSimImage({ version, behaviour: 'ok' }, 64 * 1024),
-        [signerFromPem(keys.images.privateKeyPem)],
-      );
+    const { root, bundle: signed } = simTrust(now);
+    const bundle = (version: string, counter: number) => signed(version, counter, 64 * 1024);
     const spec = smallDeviceSpec(root);
     const template = await provisionSimDisk(spec, bundle('1.0.0', 1), (size) => new SharedPageDisk(size));
     const update = bundle('2.0.0', 2);

@@ -1,22 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { createBundle, createRoot, generateKeyPair, signerFromPem } from '@uniota/image';
-import { makeSimImage } from '@uniota/bootloader-sim';
+import { simTrust } from '../testing/sim-trust.ts';
 import { FleetSim, fleetDeviceSpec, parseFaults } from './fleet-sim.ts';
 
-const now = new Date('2026-11-26T12:00:00Z');
-const keys = { root: generateKeyPair(), images: generateKeyPair(), server: generateKeyPair() };
-const root = createRoot({
-  version: 1,
-  expiresAt: new Date(now.getTime() + 86400_000),
-  root: { keys: [keys.root.publicKeyRaw], threshold: 1 },
-  images: { keys: [keys.images.publicKeyRaw], threshold: 1 },
-  server: { keys: [keys.server.publicKeyRaw], threshold: 1 },
-});
-const factoryBundle = createBundle(
-  { product: 'p', version: '1.0.0', securityCounter: 1, compatibleHardware: ['sim-board-1'], createdAt: now, expiresAt: new Date(now.getTime() + 86400_000), chunkSize: 4096 },
-  makeSimImage({ version: '1.0.0', behaviour: 'ok' }, 16 * 1024),
-  [signerFromPem(keys.images.privateKeyPem)],
-);
+const trust = simTrust(new Date('2026-11-26T12:00:00Z'));
+const root = trust.root;
+const factoryBundle = trust.bundle('1.0.0', 1, 16 * 1024);
 // Nothing connects until start(): create() only provisions the disks.
 const base = { brokerUrl: 'mqtt://127.0.0.1:1', root, factoryBundle };
 
