@@ -81,8 +81,8 @@ export interface DownloadStatus {
 
 export class MqttImageSource implements ImageSource {
   readonly #plans = new Map<string, TransferPlan>();
-  #active: { imageId: string; receiver: ChunkReceiver } | null = null;
-  #status: { imageId: string; mode: TransferMode; phase: DownloadStatus['phase']; receiver: ChunkReceiver } | null = null;
+  /** The running download: frames and aborts go to its receiver; `download` reports it. */
+  #active: { imageId: string; mode: TransferMode; phase: DownloadStatus['phase']; receiver: ChunkReceiver } | null = null;
 
   constructor(private readonly o: MqttImageSourceOptions) {}
 
@@ -93,7 +93,7 @@ export class MqttImageSource implements ImageSource {
 
   /** The running download, if any. */
   get download(): DownloadStatus | null {
-    const st = this.#status;
+    const st = this.#active;
     if (st === null) return null;
     return { imageId: st.imageId, mode: st.mode, phase: st.phase, next: st.receiver.next, chunkCount: st.receiver.chunkCount, stats: { ...st.receiver.stats } };
   }
@@ -150,9 +150,8 @@ export class MqttImageSource implements ImageSource {
       minBytesPerSecond: this.o.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND,
       throughputWindowMs: this.o.throughputWindowMs ?? DEFAULT_THROUGHPUT_WINDOW_MS,
     });
-    this.#active = { imageId: plan.imageId, receiver };
-    const status = { imageId: plan.imageId, mode: plan.mode, phase: 'subscribing' as DownloadStatus['phase'], receiver };
-    this.#status = status;
+    const active = { imageId: plan.imageId, mode: plan.mode, phase: 'subscribing' as DownloadStatus['phase'], receiver };
+    this.#active = active;
     if (plan.mode === 'fanout' && this.o.onFanout !== undefined) {
       // Bounded: a download must not hang on a broker that does not answer.
       const subscribed = this.o.onFanout(plan.imageId, true).catch(() => undefined);
@@ -161,7 +160,7 @@ export class MqttImageSource implements ImageSource {
       await Promise.race([subscribed, new Promise((r) => (timer = timers.setTimeout(() => r(undefined), this.o.subscribeTimeoutMs ?? 10_000)))]);
       timers.clearTimeout(timer);
     }
-    status.phase = 'receiving';
+    active.phase = 'receiving';
     try {
       await receiver.start();
     } catch (err) {
@@ -172,8 +171,7 @@ export class MqttImageSource implements ImageSource {
       }
       throw err;
     } finally {
-      this.#active = null;
-      if (this.#status === status) this.#status = null;
+      if (this.#active === active) this.#active = null;
       // Not awaited: the download is over either way, and frames of an image
       // no download wants are dropped. Awaiting the UNSUBACK wedged devices
       // in 'downloading' until the campaign timed them out (5,000-device

@@ -291,7 +291,7 @@ export class ChunkServer {
         // the chunk (who may ask soon): measured in the 5,000-device bench,
         // counting those put most re-sends back on the stream, and with every
         // subscriber receiving (and dropping) every copy, a 2,000-device wave
-        // stalled for a minute; counting only the askers, it finished in 40 s.
+        // stalled ~40 s; counting only the askers, it finished in 40 s.
         if (image.lastPublished.has(i) && p.requesters.size <= image.devices.size * this.#o.repairFraction) {
           for (const id of p.requesters) {
             let sent = image.recentUnicast.get(id);
