@@ -32,18 +32,28 @@ function sourceOf(bytes: Uint8Array, opts: { corrupt?: number; failAfter?: numbe
   };
 }
 
-type Op = { kind: 'write'; offset: number; length: number } | { kind: 'flush' } | { kind: 'journal'; next: number };
+type Op =
+  | { kind: 'write'; offset: number; length: number }
+  | { kind: 'flush'; covers: number }
+  | { kind: 'flushed'; covers: number }
+  | { kind: 'journal'; next: number };
 
-/** A memory slot that records every operation and fails the test if two ever overlap in time. */
+/**
+ * A memory slot that records every operation and fails the test if two writes
+ * or two flushes are ever in flight at once. A flush may run beside a write
+ * (the next interval's); `covers` is how far the completed writes reached when
+ * it started, i.e. what it makes durable.
+ */
 function recordingSlot(ops: Op[], inner: BlockDevice = new MemoryBlockDevice(payload.length + CHUNK)): BlockDevice & { inner: BlockDevice } {
-  let busy = false;
-  const exclusive = async <T>(fn: () => Promise<T>): Promise<T> => {
-    if (busy) throw new Error('two slot operations in flight at once');
-    busy = true;
+  const inFlight = { write: false, flush: false };
+  let completedEnd = 0;
+  const exclusive = async <T>(kind: 'write' | 'flush', fn: () => Promise<T>): Promise<T> => {
+    if (inFlight[kind]) throw new Error(`two slot ${kind}s in flight at once`);
+    inFlight[kind] = true;
     try {
       return await fn();
     } finally {
-      busy = false;
+      inFlight[kind] = false;
     }
   };
   return {
@@ -51,15 +61,19 @@ function recordingSlot(ops: Op[], inner: BlockDevice = new MemoryBlockDevice(pay
     size: inner.size,
     read: (o, n) => inner.read(o, n),
     write: (offset, data) =>
-      exclusive(async () => {
+      exclusive('write', async () => {
         ops.push({ kind: 'write', offset, length: data.length });
         await new Promise((r) => setImmediate(r));
         await inner.write(offset, data);
+        completedEnd = Math.max(completedEnd, offset + data.length);
       }),
     flush: () =>
-      exclusive(async () => {
-        ops.push({ kind: 'flush' });
+      exclusive('flush', async () => {
+        const covers = completedEnd;
+        ops.push({ kind: 'flush', covers });
+        await new Promise((r) => setImmediate(r));
         await inner.flush();
+        ops.push({ kind: 'flushed', covers });
       }),
   };
 }
@@ -86,7 +100,7 @@ const hashers = [
 
 describe('streamIntoSlot', () => {
   for (const [name, hasher] of hashers) {
-    it(`${name}: writes exactly the signed payload, in order, one operation at a time, journaling only after a flush`, async () => {
+    it(`${name}: writes exactly the signed payload, one write at a time, front to back; journals only what a finished flush covered`, async () => {
       const ops: Op[] = [];
       const slot = recordingSlot(ops);
       const every = 20;
@@ -108,17 +122,16 @@ describe('streamIntoSlot', () => {
       let end = 0;
       let durableEnd = 0;
       const journals: number[] = [];
-      for (const [i, op] of ops.entries()) {
+      for (const op of ops) {
         if (op.kind === 'write') {
           expect(op.offset).toBe(end);
           expect(op.length).toBeLessThanOrEqual(1024 * 1024);
           end += op.length;
-        } else if (op.kind === 'flush') {
-          durableEnd = end;
-        } else {
-          // Journaled right after a flush that made every chunk below `next` durable.
-          expect(ops[i - 1]?.kind).toBe('flush');
-          expect(durableEnd).toBe(op.next * CHUNK);
+        } else if (op.kind === 'flushed') {
+          durableEnd = op.covers;
+        } else if (op.kind === 'journal') {
+          // Every chunk below `next` was written before a flush that has returned.
+          expect(durableEnd).toBeGreaterThanOrEqual(op.next * CHUNK);
           journals.push(op.next);
         }
       }
@@ -161,7 +174,8 @@ describe('streamIntoSlot', () => {
     }
   });
 
-  it('verifies up to AHEAD_BYTES past a flush that waits on the disk, writes nothing past it, and no more', async () => {
+  /** An image of AHEAD_BYTES + 8 MiB, its source, and a hasher that counts the bytes it verified. */
+  function bigImage() {
     const big = new Uint8Array(randomBytes(AHEAD_BYTES + 8 * WRITE_BATCH_BYTES));
     const bigManifest = buildManifest({ product: 'p', version: '1.0.0', securityCounter: 1, compatibleHardware: ['hw'], expiresAt: new Date(Date.now() + 86_400_000), chunkSize: CHUNK }, big);
     const bigCount = bigManifest.payload.chunks.length;
@@ -170,39 +184,79 @@ describe('streamIntoSlot', () => {
         for (let i = from; i < bigCount; i++) await sink(i, big.subarray(i * CHUNK, (i + 1) * CHUNK));
       },
     };
-    let hashed = 0;
+    const counter = { hashed: 0 };
     const counting: ChunkHasher = {
       async hashChunks(bytes, chunkSize) {
-        hashed += bytes.byteLength;
+        counter.hashed += bytes.byteLength;
         return inlineChunkHasher.hashChunks(bytes, chunkSize);
       },
     };
+    return { big, bigManifest, bigCount, source, counter, counting };
+  }
+
+  const settle = async (until: () => boolean) => {
+    const deadline = Date.now() + 10_000;
+    while (!until() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 50));
+  };
+
+  it('verifies up to AHEAD_BYTES past a write that waits on the disk, and no more', async () => {
+    const { big, bigManifest, bigCount, source, counter, counting } = bigImage();
     let release = () => {};
-    const flushHeld = new Promise<void>((r) => (release = r));
+    const writeHeld = new Promise<void>((r) => (release = r));
+    const held = 4 * WRITE_BATCH_BYTES;
     let written = 0;
     const inner = new MemoryBlockDevice(big.length);
     const slot: BlockDevice = {
       size: inner.size,
       read: (o, n) => inner.read(o, n),
       write: async (o, d) => {
-        written = Math.max(written, o + d.length);
+        // The fifth 1 MiB write waits until the test lets it go.
+        if (o === held) await writeHeld;
         await inner.write(o, d);
+        written = Math.max(written, o + d.length);
+      },
+      flush: () => inner.flush(),
+    };
+    const done = streamIntoSlot({ slot, manifest: bigManifest, source, actionId: 'a', from: 0, every: bigCount, hasher: counting, onDurable: async () => undefined });
+    await settle(() => counter.hashed >= held + AHEAD_BYTES);
+    expect(counter.hashed).toBe(held + AHEAD_BYTES);
+    expect(written).toBe(held);
+    release();
+    expect(await done).toBe(bigCount);
+    expect(Buffer.from(await inner.read(0, big.length)).equals(Buffer.from(big))).toBe(true);
+  });
+
+  it('keeps writing while a durable flush waits on the disk; its journal entry and the next flush wait for it', async () => {
+    const { big, bigManifest, bigCount, source, counting } = bigImage();
+    let release = () => {};
+    const flushHeld = new Promise<void>((r) => (release = r));
+    let written = 0;
+    let flushes = 0;
+    const journals: number[] = [];
+    const inner = new MemoryBlockDevice(big.length);
+    const slot: BlockDevice = {
+      size: inner.size,
+      read: (o, n) => inner.read(o, n),
+      write: async (o, d) => {
+        await inner.write(o, d);
+        written = Math.max(written, o + d.length);
       },
       // The first durable point's flush waits until the test lets it go.
       flush: async () => {
+        flushes++;
         await flushHeld;
       },
     };
     const every = (4 * WRITE_BATCH_BYTES) / CHUNK;
-    const done = streamIntoSlot({ slot, manifest: bigManifest, source, actionId: 'a', from: 0, every, hasher: counting, onDurable: async () => undefined });
-    const durable = every * CHUNK;
-    const deadline = Date.now() + 10_000;
-    while (hashed < durable + AHEAD_BYTES && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-    await new Promise((r) => setTimeout(r, 50));
-    expect(hashed).toBe(durable + AHEAD_BYTES);
-    expect(written).toBe(durable);
+    const done = streamIntoSlot({ slot, manifest: bigManifest, source, actionId: 'a', from: 0, every, hasher: counting, onDurable: async (n) => void journals.push(n) });
+    await settle(() => written === big.length);
+    expect(written).toBe(big.length);
+    expect(flushes).toBe(1);
+    expect(journals).toEqual([]);
     release();
     expect(await done).toBe(bigCount);
+    expect(journals).toEqual(Array.from({ length: Math.floor((bigCount - 1) / every) }, (_, k) => (k + 1) * every));
     expect(Buffer.from(await inner.read(0, big.length)).equals(Buffer.from(big))).toBe(true);
   });
 
@@ -265,7 +319,7 @@ describe('streamIntoSlot', () => {
       expect(isPowerCut(err)).toBe(true);
       expect(faulty.operations).toBe(cutAt);
       // Operations 1..cutAt-1 reached the slot; the cut one did not (mode 'before'), and nothing after it ran.
-      expect(ops).toHaveLength(cutAt - 1);
+      expect(ops.filter((op) => op.kind === 'write' || op.kind === 'flush')).toHaveLength(cutAt - 1);
       // 32 chunks = 2 MiB = two 1 MiB writes, then a flush and a journal entry.
       expect(journals).toEqual(cutAt > 3 ? [32] : []);
     }

@@ -10,16 +10,24 @@
  * (bench/install.bench.ts): hashing on the writing thread made an install cost
  * hash time plus write time; overlapped, the two run side by side.
  *
- * What the fault sweep relies on is unchanged: writes reach the slot one at a
- * time, in slot order, each complete before the next starts; a flush follows
- * every write before it, and a durable point is journaled only after that
- * flush and before any later chunk is written. Only fetching and hashing run
- * ahead (by at most AHEAD_BYTES), also while a flush waits on the disk.
+ * What the fault sweep relies on: writes reach the slot one at a time, in slot
+ * order, each complete before the next starts; a durable point's flush starts
+ * only after every write below it completed, and its journal entry is written
+ * only after that flush returned, in order with the other durable points.
+ * Writes past a durable point do not wait for its flush: the disk writes back
+ * interval N while interval N+1 is copied into the page cache. That is safe
+ * because a resume never trusts the slot past the journaled point without
+ * reading each chunk back against its signed hash (`firstMissingChunk`), so a
+ * chunk that was torn or lost by a power cut during the flush is fetched
+ * again. Measured with the bench's install (64 MiB, 16 MiB durable points),
+ * both ways alternating in one run, median of 9 and of 11 rounds against the
+ * 1 MiB raw copy: a flush waited for cost ~10 ms per point, 0.73 and 0.66;
+ * overlapped, 0.81 and 0.72.
  */
 import { isPowerCut } from '@uniota/block-device';
 import type { BlockDevice } from '@uniota/block-device';
 import { availableParallelism } from 'node:os';
-import { ImageError, checkChunkShape, countVerifiedChunks, threadedChunkHasher, threadedChunkHasherOn, verifyChunk } from '@uniota/image';
+import { ImageError, checkChunkShape, countVerifiedChunks, threadedChunkHasherOn, verifyChunk } from '@uniota/image';
 import type { ChunkHasher, Manifest } from '@uniota/image';
 import { AgentError } from './errors.ts';
 import type { ImageSource } from './image-source.ts';
@@ -38,7 +46,7 @@ export interface StreamOptions {
   every: number;
   /** Called after a flush with the first chunk not yet written: the caller journals it. */
   onDurable: (nextChunk: number) => Promise<void>;
-  /** Where chunk hashes are computed; worker threads (`writerHasher`, every worker during a flush) unless a test picks another. */
+  /** Where chunk hashes are computed; `writerHasher` (niced worker threads) unless a test picks another. */
   hasher?: ChunkHasher;
 }
 
@@ -71,20 +79,20 @@ export async function firstMissingChunk(slot: BlockDevice, manifest: Manifest, f
 }
 
 /**
- * How far fetching and hashing may run ahead of the slot: one default durable
- * interval. A flush of a 16 MiB interval waits on the disk about as long as
- * hashing 16 MiB takes, so with this much room the hash workers verify the
- * next interval while the flush runs, and the writes after it never wait for a
- * hash. Traced with the bench's install on a shared 2-core machine, its
- * priority raised over the other load to see it as on a quiet one: with a
- * ring of 4 MiB the workers sat idle through every flush and each 16 MiB
- * interval cost ~25 ms of hash-gated writes plus ~12 ms of flush; with 16 MiB
- * the slot waited ~1 ms in all for a hash. Buffers are allocated on first
- * use, so a small image costs only what it needs. (Fresh memory costs page
- * faults: filling 16 MiB of new buffers took ~11 ms against ~3 ms for reused
- * ones, but keeping them between installs would hold 16 MiB for good.)
+ * How far fetching and hashing may run ahead of the slot's writes.
+ *
+ * Enough room that the hash workers are a few batches ahead when a write
+ * finishes, so the next write never waits for a hash; little enough that an
+ * install's fresh buffers cost few page faults (filling 16 MiB of new memory
+ * took ~11 ms against ~3 ms for reused buffers). While flushes held back the
+ * writes, the ring had to cover a whole 16 MiB durable interval to keep the
+ * workers busy through each flush; since writes go on during a flush, 8 MiB
+ * does. Measured with the bench's install, all sizes alternating in one run
+ * of 21 rounds (median, against the 1 MiB raw copy): 16 MiB 0.77, 8 MiB 0.81,
+ * 4 MiB 0.81, 2 MiB 0.73. Buffers are allocated on first use, so a small image
+ * costs only what it needs.
  */
-export const AHEAD_BYTES = 16 * 1024 * 1024;
+export const AHEAD_BYTES = 8 * 1024 * 1024;
 
 interface Batch {
   /** batchSize + 7 bytes, so the batch can start at any offset mod 8 (see `alignTo`). */
@@ -113,27 +121,29 @@ function alignTo(batch: Batch, chunk: Uint8Array): void {
 }
 
 /**
- * The slot writer's hasher: worker threads, one core fewer than the machine has.
+ * Niceness of the install's hash workers: hashing takes only what the thread
+ * that writes the slot and the event loop leave idle.
  *
- * The writes are the install's critical path (with 16 MiB hashed ahead the
- * slot never waits for a hash), and a write is CPU work too: the kernel copies
- * it into the page cache on a libuv thread. With two hash workers on two
- * cores that thread shared its core and each 1 MiB write took ~1 ms instead
- * of ~0.3 ms. Measured with bench/install.bench.ts on 2 cores, priority raised:
- * one worker: 0.58-0.59 of the raw copy, two workers: 0.43-0.52. Batches
- * sealed while a durable flush waits on the disk (nothing is written then) go
- * to every worker instead: 0.52-0.56 against 0.43-0.49 with one worker always,
- * in three back-to-back pairs.
+ * A 1 MiB write is CPU work too (the kernel copies it into the page cache on a
+ * libuv thread) and sits on the install's critical path; at equal priority,
+ * two busy hash workers on two cores made each write wait for a scheduler
+ * slice (~1 ms instead of ~0.3 ms), so the writer used to keep one core to
+ * itself and hash on the other. Niced, the workers use every core and still
+ * yield to each write at once. Measured with the bench's install, overlapped
+ * flushes, all alternating in one run of 11 rounds (median, against the 1 MiB
+ * raw copy): one worker at priority 0: 0.72; two at nice 10: 0.78; two at
+ * nice 19: 0.81. On a device this is also the polite
+ * choice: an update's hashing runs on time the device's own work leaves.
  */
-export const writerHasher: ChunkHasher = threadedChunkHasherOn(Math.max(1, availableParallelism() - 1));
+export const HASH_NICE = 19;
+
+/** The slot writer's hasher: every worker of the pool at HASH_NICE. */
+export const writerHasher: ChunkHasher = threadedChunkHasherOn(Math.max(1, availableParallelism()), { nice: HASH_NICE });
 
 /** Streams chunks `from`.. into the slot; returns the first chunk not written (== count when complete). */
 export async function streamIntoSlot(o: StreamOptions): Promise<number> {
   const { slot, manifest } = o;
-  // While a durable flush waits on the disk nothing is written, so the batches
-  // sealed meanwhile may hash on every core; otherwise the writes keep one.
-  let flushing = false;
-  const hasherNow = () => o.hasher ?? (flushing ? threadedChunkHasher : writerHasher);
+  const hasher = o.hasher ?? writerHasher;
   const count = manifest.payload.chunks.length;
   const chunkSize = manifest.payload.chunkSize;
   let next = o.from;
@@ -156,18 +166,23 @@ export async function streamIntoSlot(o: StreamOptions): Promise<number> {
   let current = 0;
   let fill = 0;
   let batchFirst = o.from;
-  // Every slot operation (write, flush, journal) is a link of this one chain, so they keep their order.
+  // Every slot write is a link of this chain, so writes keep their order.
   let chain: Promise<void> = Promise.resolve();
+  // Every durable point (flush, then journal) is a link of this one: each
+  // waits for the writes below it and for the durable point before it.
+  let durable: Promise<void> = Promise.resolve();
   let failure: { err: unknown } | null = null;
   let storageFailed = false;
-  const link = (step: () => Promise<void>): Promise<void> => {
-    const p = chain.then(step);
-    chain = p;
-    // Observed through `failure` and by awaiting `chain`; never an unhandled rejection.
+  // Observed through `failure` and by awaiting the chains; never an unhandled rejection.
+  const observe = (p: Promise<void>) => {
     p.catch((err: unknown) => {
       failure ??= { err };
     });
     return p;
+  };
+  const link = (step: () => Promise<void>): Promise<void> => {
+    chain = observe(chain.then(step));
+    return chain;
   };
   /** Hands the filled part of the current batch to the pipeline and moves to the next buffer. */
   const seal = async () => {
@@ -176,7 +191,7 @@ export async function streamIntoSlot(o: StreamOptions): Promise<number> {
     const bytes = batch.bytes.subarray(0, fill);
     const first = batchFirst;
     const chunks = next - first;
-    const verified = countVerifiedChunks(manifest, first, bytes, hasherNow());
+    const verified = countVerifiedChunks(manifest, first, bytes, hasher);
     verified.catch(() => undefined);
     batch.free = link(async () => {
       const good = await verified;
@@ -218,24 +233,23 @@ export async function streamIntoSlot(o: StreamOptions): Promise<number> {
       if (unsaved >= o.every && next < count) {
         await seal();
         const reached = next;
-        // The flush and the journal entry take their place in the chain: no
-        // later chunk is written before both are done. Not awaited here, so the
-        // next chunks are fetched and hashed while the flush waits on the disk
-        // (bounded by the ring); a failure stops the download at the next chunk.
-        void link(async () => {
-          flushing = true;
-          try {
+        // The flush starts once every write below `reached` is done, and the
+        // journal entry follows it. Not awaited here, and later writes do not
+        // wait for it (see the top of this file); a failure stops the download
+        // at the next chunk.
+        const writesBelow = chain;
+        durable = observe(
+          Promise.all([writesBelow, durable]).then(async () => {
             await slot.flush();
-          } finally {
-            flushing = false;
-          }
-          await o.onDurable(reached);
-        });
+            await o.onDurable(reached);
+          }),
+        );
         unsaved = 0;
       }
     });
     await seal();
     await chain;
+    await durable;
   } catch (err) {
     if (failure === null && !storageFailed && !isPowerCut(err)) {
       // The source failed (dropped link, chunk out of order), not the slot:
@@ -247,8 +261,9 @@ export async function streamIntoSlot(o: StreamOptions): Promise<number> {
         // Reported below as the source's error; the resume re-checks the slot.
       }
     }
-    // Never leave a write running behind an error: its bytes could land after the caller moved on.
+    // Never leave a write or a journal entry running behind an error: it could land after the caller moved on.
     await chain.catch(() => undefined);
+    await durable.catch(() => undefined);
     throw err;
   }
   return next;

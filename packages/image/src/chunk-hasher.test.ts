@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { inlineChunkHasher, threadedChunkHasher, threadedChunkHasherOn, THREADED_MIN_BYTES } from './chunk-hasher.ts';
 import { payloadOf } from './test-fixtures.ts';
@@ -54,5 +55,24 @@ describe('chunk hashers', () => {
 
   it('refuses a thread count that is not a positive integer', () => {
     for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => threadedChunkHasherOn(bad)).toThrow(RangeError);
+  });
+
+  it('refuses a niceness outside 0..19', () => {
+    for (const bad of [-1, 20, 2.5, Number.NaN]) expect(() => threadedChunkHasherOn(1, { nice: bad })).toThrow(RangeError);
+  });
+
+  /** Niceness of each thread of this process, from /proc (field 19 of a task's stat, after the parenthesised name). */
+  const threadNices = () =>
+    readdirSync('/proc/self/task').map((tid) => Number((readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1] as string).split(' ')[16]));
+
+  it.runIf(existsSync('/proc/thread-self'))('runs a niced pool on threads of that niceness, and the default pool beside it', async () => {
+    const bytes = payloadOf(512 * 1024, 7);
+    const before = threadNices().filter((n) => n === 17).length;
+    expect(await threadedChunkHasherOn(2, { nice: 17 }).hashChunks(bytes, 64 * 1024)).toEqual(reference(bytes, 64 * 1024));
+    expect(threadNices().filter((n) => n === 17).length).toBeGreaterThan(before);
+    // A pool at the process's own priority stays beside it: no more threads at 17.
+    const niced = threadNices().filter((n) => n === 17).length;
+    expect(await threadedChunkHasher.hashChunks(bytes, 64 * 1024)).toEqual(reference(bytes, 64 * 1024));
+    expect(threadNices().filter((n) => n === 17).length).toBe(niced);
   });
 });

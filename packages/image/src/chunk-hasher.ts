@@ -48,9 +48,18 @@ function checkedChunkSize(chunkSize: number): number {
 
 // Plain CommonJS run with `eval`, so a worker starts without a TypeScript
 // loader (tsx, vitest) and in well under a millisecond of setup.
+// A pool's niceness is set by each worker on itself as it starts: on Linux a
+// thread has its own nice value, and /proc/thread-self names the thread. Where
+// that fails (another OS, a sandbox) the worker runs at the process's priority.
 const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
+if (workerData.nice !== 0) {
+  try {
+    const tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
+    require('node:os').setPriority(tid, workerData.nice);
+  } catch {}
+}
 parentPort.on('message', ({ id, buffer, offset, length, chunkSize }) => {
   const bytes = new Uint8Array(buffer, offset, length);
   const digests = [];
@@ -74,11 +83,13 @@ interface PoolWorker {
 /** Worker threads that hash slices of SharedArrayBuffers; spawned on first use. */
 class HashPool {
   readonly #size: number;
+  readonly #nice: number;
   readonly #workers: PoolWorker[] = [];
   #nextId = 0;
 
-  constructor(size: number) {
+  constructor(size: number, nice: number) {
     this.#size = size;
+    this.#nice = nice;
   }
 
   get size(): number {
@@ -105,7 +116,7 @@ class HashPool {
   }
 
   #spawn(): PoolWorker {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
+    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { nice: this.#nice } });
     const pw: PoolWorker = { worker, jobs: new Map() };
     worker.unref();
     worker.on('message', ({ id, digests }: { id: number; digests: string[] }) => {
@@ -131,28 +142,46 @@ class HashPool {
 /** Inputs below this many bytes are hashed inline: the thread round trip would cost more. */
 export const THREADED_MIN_BYTES = 64 * 1024;
 
-let sharedPool: HashPool | undefined;
+/** One shared pool per niceness, each at most two workers (one on a single core). */
+const pools = new Map<number, HashPool>();
+
+/** Options of threadedChunkHasherOn. */
+export interface ThreadedHasherOptions {
+  /**
+   * Niceness of the worker threads (Linux; 0 = the process's own priority,
+   * up to 19 = only what other threads leave idle). An install's hashing runs
+   * niced so the thread that writes the slot and the event loop (MQTT acks and
+   * keep-alives) never wait behind it; see the slot writer.
+   */
+  nice?: number;
+}
 
 /**
- * Hashes on at most `threads` worker threads of one shared pool (itself at most
- * two workers, one on a single core), splitting a large input across them at
- * chunk boundaries; small inputs are hashed inline.
+ * Hashes on at most `threads` worker threads of the shared pool for
+ * `options.nice`, splitting a large input across them at chunk boundaries;
+ * small inputs are hashed inline.
  */
-export function threadedChunkHasherOn(threads: number): ChunkHasher {
+export function threadedChunkHasherOn(threads: number, options: ThreadedHasherOptions = {}): ChunkHasher {
   if (!Number.isSafeInteger(threads) || threads < 1) throw new RangeError(`thread count ${threads} is not a positive integer`);
-  return { hashChunks: (bytes, chunkSize) => hashThreaded(bytes, chunkSize, threads) };
+  const nice = options.nice ?? 0;
+  if (!Number.isSafeInteger(nice) || nice < 0 || nice > 19) throw new RangeError(`niceness ${nice} is not an integer from 0 to 19`);
+  return { hashChunks: (bytes, chunkSize) => hashThreaded(bytes, chunkSize, threads, nice) };
 }
 
 /** Hashes on every worker of the shared pool: for hashing alone, e.g. reading back a slot. */
 export const threadedChunkHasher: ChunkHasher = {
-  hashChunks: (bytes, chunkSize) => hashThreaded(bytes, chunkSize, Infinity),
+  hashChunks: (bytes, chunkSize) => hashThreaded(bytes, chunkSize, Infinity, 0),
 };
 
 /** Hashes on up to `threads` pool workers; shared memory is hashed in place, anything else copied into it first. */
-async function hashThreaded(bytes: Uint8Array, chunkSize: number, threads: number): Promise<string[]> {
+async function hashThreaded(bytes: Uint8Array, chunkSize: number, threads: number, nice: number): Promise<string[]> {
   checkedChunkSize(chunkSize);
   if (bytes.byteLength < THREADED_MIN_BYTES) return hashInline(bytes, chunkSize);
-  sharedPool ??= new HashPool(Math.max(1, Math.min(2, availableParallelism())));
+  let pool = pools.get(nice);
+  if (pool === undefined) {
+    pool = new HashPool(Math.max(1, Math.min(2, availableParallelism())), nice);
+    pools.set(nice, pool);
+  }
   let buffer: SharedArrayBuffer;
   let offset: number;
   if (bytes.buffer instanceof SharedArrayBuffer) {
@@ -164,11 +193,11 @@ async function hashThreaded(bytes: Uint8Array, chunkSize: number, threads: numbe
     offset = 0;
   }
   const chunks = Math.ceil(bytes.byteLength / chunkSize);
-  const parts = Math.min(sharedPool.size, threads, chunks);
+  const parts = Math.min(pool.size, threads, chunks);
   const perPart = Math.ceil(chunks / parts) * chunkSize;
   const jobs: Promise<string[]>[] = [];
   for (let at = 0; at < bytes.byteLength; at += perPart) {
-    jobs.push(sharedPool.hash(buffer, offset + at, Math.min(perPart, bytes.byteLength - at), chunkSize, threads));
+    jobs.push(pool.hash(buffer, offset + at, Math.min(perPart, bytes.byteLength - at), chunkSize, threads));
   }
   return (await Promise.all(jobs)).flat();
 }

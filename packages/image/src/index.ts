@@ -41,6 +41,7 @@ export { BUNDLE_MAGIC, encodeBundleHeader, parseBundleHeader } from './bundle-he
 export type { BundleHeader } from './bundle-header.ts';
 export { PayloadVerifier, checkChunkShape, countVerifiedChunks, verifyChunk } from './payload.ts';
 export { inlineChunkHasher, threadedChunkHasher, threadedChunkHasherOn, THREADED_MIN_BYTES } from './chunk-hasher.ts';
+export type { ThreadedHasherOptions } from './chunk-hasher.ts';
 export type { ChunkHasher } from './chunk-hasher.ts';
 export { createBundle, inspectBundle, signManifestBytes, verifyBundle, verifyManifest } from './bundle.ts';
 export type { VerifyPolicy } from './bundle.ts';
