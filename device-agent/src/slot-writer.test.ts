@@ -140,6 +140,19 @@ describe('streamIntoSlot', () => {
     });
   }
 
+  it('flushes every writebackEvery chunks between durable points, journaling only at the durable ones', async () => {
+    const ops: Op[] = [];
+    const slot = recordingSlot(ops);
+    const journals: number[] = [];
+    const next = await streamIntoSlot({ slot, manifest, source: sourceOf(payload), actionId: 'a', from: 0, every: 64, writebackEvery: 16, hasher: inlineChunkHasher, onDurable: async (n) => void journals.push(n) });
+    expect(next).toBe(COUNT);
+    // 81 chunks: writeback flushes after 16, 32, 48 and 80, a durable point (flush + journal) after 64.
+    const flushed = ops.filter((op) => op.kind === 'flushed').map((op) => (op.kind === 'flushed' ? op.covers : -1));
+    expect(flushed).toHaveLength(5);
+    [16, 32, 48, 64, 80].forEach((at, k) => expect(flushed[k]).toBeGreaterThanOrEqual(at * CHUNK));
+    expect(journals).toEqual([64]);
+  });
+
   it('copies chunks at any byte alignment exactly, into shared batches at the alignment of their first chunk', async () => {
     // Chunks sliced from a bundle sit after a header of any length; the
     // second source mixes alignments within a batch (still correct, only slower).
