@@ -5,7 +5,7 @@ import type { BlockDevice } from '@uniota/block-device';
 import { ImageError, buildManifest, inlineChunkHasher, threadedChunkHasher } from '@uniota/image';
 import type { ChunkHasher, Manifest } from '@uniota/image';
 import type { ImageSource } from './image-source.ts';
-import { AHEAD_BYTES, WRITE_BATCH_BYTES, streamIntoSlot } from './slot-writer.ts';
+import { AHEAD_BYTES, WRITE_BATCH_BYTES, spareBatchBuffers, streamIntoSlot } from './slot-writer.ts';
 
 const CHUNK = 64 * 1024;
 const payload = new Uint8Array(randomBytes(5 * 1024 * 1024 + 4321));
@@ -151,6 +151,32 @@ describe('streamIntoSlot', () => {
     expect(flushed).toHaveLength(5);
     [16, 32, 48, 64, 80].forEach((at, k) => expect(flushed[k]).toBeGreaterThanOrEqual(at * CHUNK));
     expect(journals).toEqual([64]);
+  });
+
+  it('hands a complete install\'s batch buffers to the next install, and keeps none from a failed one', async () => {
+    const buffersOf = async (source: ImageSource) => {
+      const seen = new Set<ArrayBufferLike>();
+      const recording: ChunkHasher = {
+        async hashChunks(bytes, chunkSize) {
+          seen.add(bytes.buffer);
+          return inlineChunkHasher.hashChunks(bytes, chunkSize);
+        },
+      };
+      const result = await streamIntoSlot({ slot: new MemoryBlockDevice(payload.length), manifest, source, actionId: 'a', from: 0, every: 1000, hasher: recording, onDurable: async () => undefined }).catch((e: unknown) => e);
+      return { seen, result };
+    };
+    spareBatchBuffers.release();
+    const first = await buffersOf(sourceOf(payload));
+    expect(first.result).toBe(COUNT);
+    // 5 MiB in 1 MiB batches: a ring of 6 buffers, all kept.
+    expect(first.seen.size).toBe(6);
+    expect(spareBatchBuffers.heldBytes).toBe(6 * (WRITE_BATCH_BYTES + 7));
+    const second = await buffersOf(sourceOf(payload));
+    expect(second.seen).toEqual(first.seen);
+    spareBatchBuffers.release();
+    const failed = await buffersOf(sourceOf(payload, { corrupt: 40 }));
+    expect(failed.result).toBeInstanceOf(ImageError);
+    expect(spareBatchBuffers.heldBytes).toBe(0);
   });
 
   it('copies chunks at any byte alignment exactly, into shared batches at the alignment of their first chunk', async () => {

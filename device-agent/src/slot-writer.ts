@@ -32,6 +32,7 @@ import { ImageError, checkChunkShape, countVerifiedChunks, threadedChunkHasherOn
 import type { ChunkHasher, Manifest } from '@uniota/image';
 import { AgentError } from './errors.ts';
 import type { ImageSource } from './image-source.ts';
+import { SpareBatchBuffers } from './batch-buffers.ts';
 
 /** Target size of one slot write. */
 export const WRITE_BATCH_BYTES = 1024 * 1024;
@@ -111,6 +112,9 @@ export async function firstMissingChunk(slot: BlockDevice, manifest: Manifest, f
  */
 export const AHEAD_BYTES = 8 * 1024 * 1024;
 
+/** One install's ring (and its alignment slack), kept for 30 s after an install completes. */
+export const spareBatchBuffers = new SpareBatchBuffers(AHEAD_BYTES + 64 * 1024, 30_000);
+
 interface Batch {
   /** batchSize + 7 bytes, so the batch can start at any offset mod 8 (see `alignTo`). */
   memory: SharedArrayBuffer;
@@ -176,7 +180,7 @@ export async function streamIntoSlot(o: StreamOptions): Promise<number> {
   const batchAt = (i: number): Batch => {
     let batch = ring[i];
     if (batch === undefined) {
-      const memory = new SharedArrayBuffer(batchSize + 7);
+      const memory = spareBatchBuffers.take(batchSize + 7);
       batch = { memory, bytes: new Uint8Array(memory, 0, batchSize), free: Promise.resolve() };
       ring[i] = batch;
     }
@@ -272,6 +276,10 @@ export async function streamIntoSlot(o: StreamOptions): Promise<number> {
     await seal();
     await chain;
     await durable;
+    // Every write is done, and with it every hash (a batch is written only
+    // after its hash): nothing reads the ring any more. Only a complete run
+    // gives it back; after a failure a hash may still be reading a batch.
+    spareBatchBuffers.giveBack(ring.flatMap((b) => (b === undefined ? [] : [b.memory])));
   } catch (err) {
     if (failure === null && !storageFailed && !isPowerCut(err)) {
       // The source failed (dropped link, chunk out of order), not the slot:
