@@ -7,6 +7,7 @@ export {
   seedFromPem,
   signerFromPem,
   verifyEd25519,
+  ed25519Stats,
 } from './keys.ts';
 export type { Signer } from './keys.ts';
 export { SigningContext, signWithContext, verifyWithContext } from './signing.ts';

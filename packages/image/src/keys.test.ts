@@ -13,6 +13,7 @@ import {
   seedFromPem,
   signerFromPem,
   verifyEd25519,
+  ed25519Stats,
 } from './keys.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'uniota-keys-'));
@@ -40,6 +41,31 @@ describe('keys', () => {
     expect(verifyEd25519(k.publicKeyRaw, new TextEncoder().encode('hellp'), sig)).toBe(false);
     expect(verifyEd25519(generateKeyPair().publicKeyRaw, msg, sig)).toBe(false);
     expect(verifyEd25519(k.publicKeyRaw, msg, sig.subarray(0, 63))).toBe(false);
+  });
+
+  it('answers a repeat of a check that passed from memory, and checks anything that differs in one bit for real', () => {
+    const k = generateKeyPair();
+    const msg = new TextEncoder().encode('a manifest checked at every step');
+    const sig = signerFromPem(k.privateKeyPem).sign(msg);
+    const before = { ...ed25519Stats };
+    expect(verifyEd25519(k.publicKeyRaw, msg, sig)).toBe(true);
+    expect(verifyEd25519(k.publicKeyRaw, Uint8Array.from(msg), Uint8Array.from(sig))).toBe(true);
+    expect(ed25519Stats.verified - before.verified).toBe(1);
+    expect(ed25519Stats.remembered - before.remembered).toBe(1);
+    // One flipped bit in the message, the signature or the key: verified, and refused.
+    const flipped = (b: Uint8Array, i: number) => {
+      const c = Uint8Array.from(b);
+      c[i] = (c[i] as number) ^ 1;
+      return c;
+    };
+    expect(verifyEd25519(k.publicKeyRaw, flipped(msg, 3), sig)).toBe(false);
+    expect(verifyEd25519(k.publicKeyRaw, msg, flipped(sig, 10))).toBe(false);
+    expect(verifyEd25519(flipped(k.publicKeyRaw, 0), msg, sig)).toBe(false);
+    expect(ed25519Stats.verified - before.verified).toBe(4);
+    // A failure is never remembered: the same bad check runs again.
+    expect(verifyEd25519(k.publicKeyRaw, flipped(msg, 3), sig)).toBe(false);
+    expect(ed25519Stats.verified - before.verified).toBe(5);
+    expect(ed25519Stats.remembered - before.remembered).toBe(1);
   });
 
   it('openssl reads the PEM files, and keys made by openssl load here', () => {
