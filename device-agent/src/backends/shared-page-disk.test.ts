@@ -23,6 +23,21 @@ describe('SharedPageDisk', () => {
     expect(disks[0]!.privateBytes).toBe(P);
   });
 
+  it('a whole-page write of the fleet\'s bytes shares its page at once; a whole-page write of other bytes is private', async () => {
+    const pool = new PagePool();
+    const [a, b] = [new SharedPageDisk(4 * P, pool), new SharedPageDisk(4 * P, pool)] as const;
+    await a.write(P, filled(2 * P, 9));
+    await a.flush();
+    await b.write(P, filled(2 * P, 9));
+    // Shared before any flush: nothing private, one copy for both disks.
+    expect(b.privateBytes).toBe(0);
+    expect(SharedPageDisk.distinctBytes([a, b])).toBe(2 * P);
+    await b.write(P, filled(P, 4));
+    expect(b.privateBytes).toBe(P);
+    expect(await a.read(P, 1)).toEqual(Uint8Array.of(9));
+    expect(await b.read(P, 1)).toEqual(Uint8Array.of(4));
+  });
+
   it('a clone and its original never see each other\'s writes', async () => {
     const a = new SharedPageDisk(4 * P);
     await a.write(10, filled(20, 3));
@@ -46,6 +61,8 @@ describe('SharedPageDisk', () => {
     const size = 6 * P + 100;
     const op = fc.oneof(
       fc.record({ kind: fc.constant('write' as const), disk: fc.nat(2), offset: fc.nat(size - 1), len: fc.integer({ min: 1, max: 2 * P }), v: fc.nat(255) }),
+      // Whole pages with few distinct values, so the fleet's canonical page often matches.
+      fc.record({ kind: fc.constant('page' as const), disk: fc.nat(2), page: fc.nat(6), v: fc.nat(2) }),
       fc.record({ kind: fc.constant('flush' as const), disk: fc.nat(2) }),
       fc.record({ kind: fc.constant('clone' as const), disk: fc.nat(2), into: fc.nat(2) }),
     );
@@ -59,6 +76,10 @@ describe('SharedPageDisk', () => {
             const len = Math.min(o.len, size - o.offset);
             await shared[o.disk]!.write(o.offset, filled(len, o.v));
             await plain[o.disk]!.write(o.offset, filled(len, o.v));
+          } else if (o.kind === 'page') {
+            const len = Math.min(P, size - o.page * P);
+            await shared[o.disk]!.write(o.page * P, filled(len, o.v));
+            await plain[o.disk]!.write(o.page * P, filled(len, o.v));
           } else if (o.kind === 'flush') {
             await shared[o.disk]!.flush();
           } else {

@@ -11,7 +11,9 @@
  * copy and shares the canonical one. Only what really differs per device
  * (journal, boot counters) stays private.
  *
- * Shared pages are never written in place: a write to one copies it first.
+ * Shared pages are never written in place: a write to one copies it first
+ * (unless it covers the whole page, which is then a fresh page, or the
+ * fleet's canonical page itself when the bytes are equal).
  * Write and flush semantics are MemoryBlockDevice's (a write lands when it
  * resolves); deduplication never changes a byte that a read returns.
  */
@@ -31,6 +33,11 @@ export class PagePool {
     if (known !== undefined && Buffer.compare(known, page) === 0) return known;
     this.#canonical.set(index, page);
     return page;
+  }
+
+  /** The canonical page at `index`, if any. Never to be written: it may be shared. */
+  canonical(index: number): Uint8Array | undefined {
+    return this.#canonical.get(index);
   }
 
   /** Page indices with a canonical page (for memory figures). */
@@ -104,7 +111,17 @@ export class SharedPageDisk implements BlockDevice {
       const index = Math.floor(pos / SHARED_PAGE_SIZE);
       const inPage = pos - index * SHARED_PAGE_SIZE;
       const n = Math.min(SHARED_PAGE_SIZE - inPage, end - pos);
-      this.#writable(index).set(data.subarray(pos - offset, pos - offset + n), inPage);
+      const bytes = data.subarray(pos - offset, pos - offset + n);
+      const whole = inPage === 0 && n === this.#pageLength(index);
+      const canonical = whole ? this.pool.canonical(index) : undefined;
+      if (canonical !== undefined && Buffer.compare(canonical, bytes) === 0) {
+        // A whole page equal to the fleet's: share it now (what the next
+        // flush would do) instead of copying it into a private page first.
+        this.#pages.set(index, canonical);
+        this.#owned.delete(index);
+      } else {
+        this.#writable(index, whole).set(bytes, inPage);
+      }
       pos += n;
     }
   }
@@ -119,12 +136,16 @@ export class SharedPageDisk implements BlockDevice {
     this.#owned.clear();
   }
 
-  #writable(index: number): Uint8Array {
+  #pageLength(index: number): number {
+    return Math.min(SHARED_PAGE_SIZE, this.size - index * SHARED_PAGE_SIZE);
+  }
+
+  /** A private page at `index`, holding the page's bytes unless the caller overwrites all of them. */
+  #writable(index: number, overwritten: boolean): Uint8Array {
     const page = this.#pages.get(index);
     if (page !== undefined && this.#owned.has(index)) return page;
-    const len = Math.min(SHARED_PAGE_SIZE, this.size - index * SHARED_PAGE_SIZE);
-    const fresh = new Uint8Array(len);
-    if (page !== undefined) fresh.set(page);
+    const fresh = new Uint8Array(this.#pageLength(index));
+    if (page !== undefined && !overwritten) fresh.set(page);
     this.#pages.set(index, fresh);
     this.#owned.add(index);
     return fresh;
