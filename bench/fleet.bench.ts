@@ -2,7 +2,7 @@
  * A full A/B cycle at fleet scale on one mosquitto.
  *
  *   npx tsx bench/fleet.bench.ts [--devices 1000] [--mode both|fanout|unicast]
- *                                [--chunk-kib 4] [--window 8] [--image-kib 256]
+ *                                [--chunk-kib 64] [--window 8] [--image-kib 256]
  *                                [--max-queued 1000] [--timeout-s 60]
  *                                [--profile-fleet DIR] [--fleet-procs 1]
  *
@@ -34,6 +34,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
+import { DEFAULT_CHUNK_SIZE } from '@uniota/image';
 import { MqttLink, RejectionCounter, allDevicesFilter } from '@uniota/protocol';
 import { loadConfig, startServer } from '@uniota/update-server';
 import type { RunningServer } from '@uniota/update-server';
@@ -48,7 +49,8 @@ function arg(name: string, fallback: string): string {
 const n = Number(arg('devices', '1000'));
 const modeArg = arg('mode', 'both');
 const modes = (modeArg === 'both' ? ['fanout', 'unicast'] : [modeArg]) as ('fanout' | 'unicast')[];
-const chunkSize = Number(arg('chunk-kib', '4')) * 1024;
+// The product's default chunk size (what `uniota sign` uses) unless --chunk-kib says otherwise.
+const chunkSize = arg('chunk-kib', '') === '' ? DEFAULT_CHUNK_SIZE : Number(arg('chunk-kib', '')) * 1024;
 const window = Number(arg('window', '8'));
 const imageSize = Number(arg('image-kib', '256')) * 1024;
 const maxQueued = Number(arg('max-queued', '1000'));
@@ -264,7 +266,7 @@ try {
     const st = s.app.engine.status(id);
     if (st.counts.succeeded !== n) throw new Error(`not every device succeeded: ${JSON.stringify(st.counts)}`);
     for (const child of children) child.send({ cmd: 'versions' });
-    const vs = await fromChildren<{ versions: Record<string, number>; rssMiB: number; peakMiB: number; hashed?: { hashed: number; reused: number } }>((m) => m.versions !== undefined);
+    const vs = await fromChildren<{ versions: Record<string, number>; rssMiB: number; peakMiB: number; hashed?: { hashed: number; reused: number }; ed25519?: { verified: number; remembered: number } }>((m) => m.versions !== undefined);
     const v = { versions: {} as Record<string, number>, rssMiB: vs.reduce((t, x) => t + x.rssMiB, 0), peakMiB: vs.reduce((t, x) => t + x.peakMiB, 0) };
     for (const x of vs) for (const [ver, k] of Object.entries(x.versions)) v.versions[ver] = (v.versions[ver] ?? 0) + k;
     if (v.versions[version] !== n) throw new Error(`devices disagree with the server: ${JSON.stringify(v.versions)}`);
@@ -277,9 +279,10 @@ try {
         `server chunk egress ${mib(r.egressBytes)} MiB | fleet RSS ${v.rssMiB.toFixed(0)} MiB (peak ${v.peakMiB.toFixed(0)} MiB, ${((v.peakMiB * 1024) / n).toFixed(0)} KiB/device)`,
     );
     const hashed = vs.reduce((t, x) => ({ hashed: t.hashed + (x.hashed?.hashed ?? 0), reused: t.reused + (x.hashed?.reused ?? 0) }), { hashed: 0, reused: 0 });
+    const sigs = vs.reduce((t, x) => ({ verified: t.verified + (x.ed25519?.verified ?? 0), remembered: t.remembered + (x.ed25519?.remembered ?? 0) }), { verified: 0, remembered: 0 });
     console.log(
       `         CPU per device during the campaign: fleet ${r.cpu.fleet.toFixed(2)} ms + server ${r.cpu.server.toFixed(2)} ms + mosquitto ${r.cpu.broker.toFixed(2)} ms = ` +
-        `${(r.cpu.fleet + r.cpu.server + r.cpu.broker).toFixed(2)} ms (10,000 in 60 s on 2 cores allows 12 ms) | fleet chunk hashes ${hashed.hashed} computed, ${hashed.reused} answered from identical bytes`,
+        `${(r.cpu.fleet + r.cpu.server + r.cpu.broker).toFixed(2)} ms (10,000 in 60 s on 2 cores allows 12 ms) | fleet chunk hashes ${hashed.hashed} computed, ${hashed.reused} answered from identical bytes; fleet ed25519 checks ${sigs.verified} run, ${sigs.remembered} answered from a passed check of the same bytes (since the fleet started)`,
     );
     // Where a device's time went: the server's action events (state changes
     // as the server saw them), time spent in each state, over every device.

@@ -10,6 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { FleetSim } from '@uniota/device-agent';
+import { ed25519Stats } from '@uniota/image';
 import type { RootSigned } from '@uniota/image';
 
 interface WorkerArgs {
@@ -53,7 +54,7 @@ await fleet.start();
 send({ ready: true, startSeconds: (performance.now() - t0) / 1000, rssMiB: process.memoryUsage().rss / 1048576 });
 
 process.on('message', (m: { cmd: string }) => {
-  if (m.cmd === 'versions') send({ versions: fleet.versions(), rssMiB: process.memoryUsage().rss / 1048576, peakMiB: peak / 1048576, hashed: fleet.hasher.stats });
+  if (m.cmd === 'versions') send({ versions: fleet.versions(), rssMiB: process.memoryUsage().rss / 1048576, peakMiB: peak / 1048576, hashed: fleet.hasher.stats, ed25519: ed25519Stats });
   if (m.cmd === 'cpu') send({ cpuMs: cpuMs() });
   if (m.cmd === 'busy') send({ busy: fleet.busy() });
   if (m.cmd === 'stop') void fleet.stop().then(() => process.exit(0));
