@@ -33,6 +33,25 @@ describe('journal', () => {
     }
   });
 
+  it('reads only the record bytes of a large copy area, and a copy whose head announces too long a record counts as empty', async () => {
+    const area = 512 * 1024;
+    const mem = new MemoryBlockDevice(2 * area);
+    let bytesRead = 0;
+    const counting = { size: mem.size, read: async (o: number, n: number) => ((bytesRead += n), mem.read(o, n)), write: (o: number, d: Uint8Array) => mem.write(o, d), flush: () => mem.flush() };
+    const j = new Journal(counting, area);
+    await j.save(withState('downloading', 1));
+    await j.save(withState('verifying-slot', 2));
+    bytesRead = 0;
+    expect(await new Journal(counting, area).load()).toEqual(withState('verifying-slot', 2));
+    const record = JSON.stringify(withState('verifying-slot', 2)).length + 16;
+    expect(bytesRead).toBeLessThan(2 * (record + 12));
+    // The newest copy (the second) gets a length past its area: the older record is the newest valid one.
+    const head = await mem.read(area, 12);
+    new DataView(head.buffer, head.byteOffset).setUint32(8, area);
+    await mem.write(area, head);
+    expect(await new Journal(counting, area).load()).toEqual(withState('downloading', 1));
+  });
+
   it('refuses a record written by a newer format or naming an unknown state', async () => {
     const dev = new MemoryBlockDevice(2 * COPY);
     const j = new Journal(dev, COPY);

@@ -77,7 +77,7 @@ export class Journal {
 
   /** Reads the newest valid record; null when neither copy is valid (never provisioned). */
   async load(): Promise<JournalState | null> {
-    const copies = [await this.dev.read(0, this.copySize), await this.dev.read(this.copySize, this.copySize)];
+    const copies = [await this.#readCopy(0), await this.#readCopy(1)];
     let best: { copy: 0 | 1; d: Decoded } | null = null;
     copies.forEach((bytes, i) => {
       const d = decodeCopy(bytes);
@@ -92,6 +92,22 @@ export class Journal {
     this.seq = d.seq;
     this.newestCopy = copy;
     return normaliseState(d.state);
+  }
+
+  /**
+   * The record bytes of one copy: its head, then only as many bytes as the
+   * head announces (a record is a few KiB, its copy area on a device often
+   * 512 KiB or more). A head that is not a record's is returned as it is, and
+   * decodes to nothing.
+   */
+  async #readCopy(copy: 0 | 1): Promise<Uint8Array> {
+    const at = copy * this.copySize;
+    const head = await this.dev.read(at, Math.min(HEAD, this.copySize));
+    if (head.length < HEAD) return head;
+    const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+    const total = HEAD + view.getUint32(8) + 4;
+    if (view.getUint32(0) !== MAGIC || total > this.copySize) return head;
+    return this.dev.read(at, total);
   }
 
   /** Durably stores `state` (write + flush) into the copy that does not hold the newest record. */
