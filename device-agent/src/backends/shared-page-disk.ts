@@ -90,7 +90,9 @@ export class SharedPageDisk implements BlockDevice {
 
   async read(offset: number, length: number): Promise<Uint8Array> {
     this.#check('read', offset, length);
-    const out = new Uint8Array(length);
+    // Not zero-filled first: every byte is either copied from a page or
+    // zeroed below (a hole reads as zeros), so the fill would be a wasted pass.
+    const out = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
     let pos = offset;
     while (pos < offset + length) {
       const index = Math.floor(pos / SHARED_PAGE_SIZE);
@@ -98,6 +100,7 @@ export class SharedPageDisk implements BlockDevice {
       const n = Math.min(SHARED_PAGE_SIZE - inPage, offset + length - pos);
       const page = this.#pages.get(index);
       if (page !== undefined) out.set(page.subarray(inPage, inPage + n), pos - offset);
+      else out.fill(0, pos - offset, pos - offset + n);
       pos += n;
     }
     return out;
