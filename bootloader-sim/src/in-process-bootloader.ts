@@ -12,6 +12,7 @@ import { PartitionView } from '@uniota/block-device';
 import { UBootEnvStore, otherSlot } from '@uniota/boot-control';
 import type { SlotName } from '@uniota/boot-control';
 import { ImageError, verifySlot } from '@uniota/image';
+import type { ChunkHasher } from '@uniota/image';
 import type { Manifest, RootSigned } from '@uniota/image';
 import { decideBoot, fallbackEnv } from './boot-decision.ts';
 import type { BootPath } from './boot-decision.ts';
@@ -25,6 +26,8 @@ export interface BootloaderConfig {
   root: RootSigned;
   layout: DiskLayout;
   trailerSize: number;
+  /** Where the slot's chunk hashes are computed; worker threads unless the device says otherwise (a simulated fleet shares one hasher). */
+  hasher?: ChunkHasher;
   /** Deliberate defects for the fault tester's self-test only (see BootloaderQuirks); default none. */
   quirks?: BootloaderQuirks;
 }
@@ -74,7 +77,7 @@ export async function bootOnce(disk: BlockDevice, cfg: BootloaderConfig): Promis
         minSecurityCounter: 0,
         now: new Date(0),
         checkExpiry: false,
-      });
+      }, cfg.hasher);
       const fellBack = slot !== decision.slot;
       if (fellBack) {
         vars = fallbackEnv(vars, slot);

@@ -89,4 +89,18 @@ describe('devices sharing a FleetChunkHasher', () => {
     expect(hasher.stats.hashed).toBe(afterFirst.hashed);
     expect(hasher.stats.reused).toBeGreaterThan(afterFirst.reused);
   });
+
+  it('the bootloader of such a device verifies its slot through the same hasher', async () => {
+    const now = new Date('2026-11-26T12:00:00Z');
+    const { root, bundle: signed } = simTrust(now);
+    const factory = signed('1.0.0', 1, 64 * 1024);
+    const spec = smallDeviceSpec(root);
+    const template = await provisionSimDisk(spec, factory, (size) => new SharedPageDisk(size));
+    const hasher = new FleetChunkHasher();
+    const device = new SimDevice(template.disk.clone(), spec, template.layout, hasher);
+    const booted = await device.bootOnce(template.disk.clone(), () => now);
+    expect(booted.kind).toBe('running');
+    // The factory image's chunks (64 KiB in simTrust's 4 KiB chunks), checked at boot: one pass.
+    expect(hasher.stats.hashed + hasher.stats.reused).toBe(16);
+  });
 });

@@ -174,6 +174,7 @@ export class SimDevice {
       root: await bootRootOf(new Journal(new PartitionView(disk, this.layout.data.offset, this.layout.data.length)), this.spec.root),
       layout: this.layout,
       trailerSize: this.spec.trailerSize,
+      ...(this.hasher === undefined ? {} : { hasher: this.hasher }),
       ...(extra.bootloaderQuirks === undefined ? {} : { quirks: extra.bootloaderQuirks }),
     });
     this.bootLog.push(boot);
