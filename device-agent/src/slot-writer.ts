@@ -16,11 +16,11 @@
  * only after that flush returned, in order with the other durable points.
  * Writes past a durable point do not wait for its flush: the disk writes back
  * interval N while interval N+1 is copied into the page cache (and writeback
- * flushes, with no journal entry, keep it doing so every WRITEBACK_BYTES). That is safe
- * because a resume never trusts the slot past the journaled point without
- * reading each chunk back against its signed hash (`firstMissingChunk`), so a
- * chunk that was torn or lost by a power cut during the flush is fetched
- * again. Measured with the bench's install (64 MiB, 16 MiB durable points),
+ * flushes, with no journal entry, keep it doing so every WRITEBACK_BYTES).
+ * That is safe because a resume never trusts the slot past the journaled
+ * point without reading each chunk back against its signed hash
+ * (`firstMissingChunk`), so a chunk that was torn or lost by a power cut
+ * during the flush is fetched again. Measured with the bench's install (64 MiB, 16 MiB durable points),
  * both ways alternating in one run, median of 9 and of 11 rounds against the
  * 1 MiB raw copy: a flush waited for cost ~10 ms per point, 0.73 and 0.66;
  * overlapped, 0.81 and 0.72.
@@ -153,8 +153,8 @@ function alignTo(batch: Batch, chunk: Uint8Array): void {
  * yield to each write at once. Measured with the bench's install, overlapped
  * flushes, all alternating in one run of 11 rounds (median, against the 1 MiB
  * raw copy): one worker at priority 0: 0.72; two at nice 10: 0.78; two at
- * nice 19: 0.81. On a device this is also the polite
- * choice: an update's hashing runs on time the device's own work leaves.
+ * nice 19: 0.81. On a device this is also the polite choice: an update's
+ * hashing runs on time the device's own work leaves.
  */
 export const HASH_NICE = 19;
 
