@@ -115,12 +115,16 @@ export class QemuMicrovmMachine {
  * baseline so both pay the same start-up. The payload needs only COM1 and
  * isa-debug-exit and runs with interrupts off, so the machine drops what it
  * would otherwise set up at every start: option ROMs (qboot enters the PVH
- * entry itself), the RTC, the PIT and the PIC.
+ * entry itself), the RTC, the PIT, the PIC, the ACPI tables, SMM, the second
+ * IO-APIC and PCIe. Measured (TCG, 40 serial boots of the healthy payload per
+ * variant, four alternating rounds): 48.4 ms a boot with ACPI, SMM, IO-APIC 2
+ * and PCIe left at their defaults, 43.3 ms with ACPI off, 42.2 ms with all four
+ * off.
  */
 export function microvmArgs(accel: QemuAccel, kernelPath: string): string[] {
   return [
     ...accelArgs(accel),
-    '-M', 'microvm,x-option-roms=off,rtc=off,pit=off,pic=off', '-m', '16',
+    '-M', 'microvm,x-option-roms=off,rtc=off,pit=off,pic=off,acpi=off,smm=off,ioapic2=off,pcie=off', '-m', '16',
     '-nodefaults', '-no-user-config', '-display', 'none', '-serial', 'stdio', '-no-reboot',
     '-device', 'isa-debug-exit,iobase=0xf4,iosize=4',
     '-kernel', kernelPath,
