@@ -35,6 +35,7 @@ export {
   DEFAULT_CHUNK_SIZE,
   defaultChunkSize,
   MANIFEST_MAX_BYTES,
+  manifestParseStats,
   validateManifest,
 } from './manifest.ts';
 export type { Manifest, ManifestInput, PayloadDescriptor } from './manifest.ts';

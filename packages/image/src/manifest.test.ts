@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildManifest, defaultChunkSize, encodeManifest, parseManifestBytes, validateManifest, type Manifest } from './manifest.ts';
+import { buildManifest, defaultChunkSize, encodeManifest, manifestParseStats, parseManifestBytes, validateManifest, type Manifest } from './manifest.ts';
 import { DAY, NOW, payloadOf, codeOf } from './test-fixtures.ts';
 
 const good = buildManifest(
@@ -30,6 +30,29 @@ describe('manifest validation', () => {
     expect(parseManifestBytes(bytes)).toEqual(good);
     expect(good.payload.chunkSize).toBe(64 * 1024);
     expect(good.payload.chunks).toHaveLength(2);
+  });
+
+  it('answers a repeat parse of the same bytes from memory, frozen, and parses bytes that differ in one byte for real', () => {
+    const bytes = encodeManifest({ ...good, version: '7.7.7' });
+    const before = { ...manifestParseStats };
+    const first = parseManifestBytes(bytes);
+    const again = parseManifestBytes(Uint8Array.from(bytes));
+    expect(again).toBe(first);
+    expect(manifestParseStats.parsed - before.parsed).toBe(1);
+    expect(manifestParseStats.remembered - before.remembered).toBe(1);
+    // Shared between callers, so nobody can change what the next one gets.
+    expect(() => first.payload.chunks.push('00')).toThrow(TypeError);
+    expect(() => ((first as { version: string }).version = '9.9.9')).toThrow(TypeError);
+    expect(parseManifestBytes(bytes).version).toBe('7.7.7');
+    // One byte changed (7.7.7 -> 7.7.8): parsed for real, a different manifest.
+    const text = new TextDecoder().decode(bytes).replace('"7.7.7"', '"7.7.8"');
+    expect(parseManifestBytes(new TextEncoder().encode(text)).version).toBe('7.7.8');
+    expect(manifestParseStats.parsed - before.parsed).toBe(2);
+    // A refusal is never remembered: the same bad bytes are refused again, parsed again.
+    const spaced = new TextEncoder().encode(`${text} `);
+    expect(codeOf(() => parseManifestBytes(spaced))).toBe('MANIFEST_NOT_CANONICAL');
+    expect(codeOf(() => parseManifestBytes(spaced))).toBe('MANIFEST_NOT_CANONICAL');
+    expect(manifestParseStats.parsed - before.parsed).toBe(4);
   });
 
   it.each([

@@ -18,7 +18,13 @@ export const SigningContext = {
 // collide between two contexts.
 const CONTEXT_SHAPE = /^[a-z0-9][a-z0-9-]*-v[0-9]+\0$/;
 
+// The contexts in use, encoded once: every manifest, command and root check
+// needs its context's bytes (never written to: concatBytes copies them).
+const KNOWN_CONTEXT_BYTES = new Map<string, Uint8Array>(Object.values(SigningContext).map((c) => [c, utf8(c)]));
+
 function contextBytes(context: string): Uint8Array {
+  const known = KNOWN_CONTEXT_BYTES.get(context);
+  if (known !== undefined) return known;
   if (!CONTEXT_SHAPE.test(context)) {
     throw new ImageError('CONTEXT_INVALID', `signing context must look like "name-v1\\0", got ${JSON.stringify(context)}`);
   }
