@@ -89,10 +89,16 @@ export class SharedPageDisk implements BlockDevice {
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
-    this.#check('read', offset, length);
-    // Not zero-filled first: every byte is either copied from a page or
-    // zeroed below (a hole reads as zeros), so the fill would be a wasted pass.
+    // Not zero-filled first: readInto copies or zeroes every byte, so the
+    // fill would be a wasted pass.
     const out = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
+    await this.readInto(offset, out);
+    return out;
+  }
+
+  async readInto(offset: number, out: Uint8Array): Promise<void> {
+    const length = out.length;
+    this.#check('read', offset, length);
     let pos = offset;
     while (pos < offset + length) {
       const index = Math.floor(pos / SHARED_PAGE_SIZE);
@@ -103,7 +109,6 @@ export class SharedPageDisk implements BlockDevice {
       else out.fill(0, pos - offset, pos - offset + n);
       pos += n;
     }
-    return out;
   }
 
   async write(offset: number, data: Uint8Array): Promise<void> {

@@ -10,7 +10,7 @@
  * per hello. A slot nothing wrote since its last verification still holds
  * the bytes that verified, so the answer stands.
  */
-import type { BlockDevice } from '@uniota/block-device';
+import { readInto, type BlockDevice } from '@uniota/block-device';
 import type { SlotName } from '@uniota/boot-control';
 
 /** One slot as a hello reports it. */
@@ -44,6 +44,10 @@ export class WriteTracker implements BlockDevice {
 
   read(offset: number, length: number): Promise<Uint8Array> {
     return this.inner.read(offset, length);
+  }
+
+  readInto(offset: number, target: Uint8Array): Promise<void> {
+    return readInto(this.inner, offset, target);
   }
 
   async write(offset: number, data: Uint8Array): Promise<void> {

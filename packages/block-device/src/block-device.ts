@@ -10,8 +10,24 @@ export interface BlockDevice {
   readonly size: number;
   /** Reads exactly `length` bytes at `offset`; throws if out of range. */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Optional: fills all of `target` with the bytes at `offset`, the same
+   * bytes `read` would return, into memory the caller reuses. Verifying a
+   * slot reads every payload byte, several times per update; a fresh buffer
+   * for each read is new memory the kernel must fault in and the garbage
+   * collector must free. Callers use `readInto` below, which falls back to
+   * `read` for devices without it (a wrapper that changes what reads return,
+   * such as the fault injector's bit flips, simply leaves it out).
+   */
+  readInto?(offset: number, target: Uint8Array): Promise<void>;
   /** Writes all of `data` at `offset`; throws if out of range. */
   write(offset: number, data: Uint8Array): Promise<void>;
   /** Makes every earlier write durable. */
   flush(): Promise<void>;
+}
+
+/** Fills `target` with `dev`'s bytes at `offset`: in place where the device can, else through `read`. */
+export async function readInto(dev: Pick<BlockDevice, 'read' | 'readInto'>, offset: number, target: Uint8Array): Promise<void> {
+  if (dev.readInto !== undefined) return dev.readInto(offset, target);
+  target.set(await dev.read(offset, target.length));
 }

@@ -46,6 +46,9 @@ describe('FileBlockDevice', () => {
     writeFileSync(path, Uint8Array.of(7, 7));
     const dev = await FileBlockDevice.open(path, { size: 4096 });
     expect(await dev.read(0, 4)).toEqual(Uint8Array.of(7, 7, 0, 0));
+    const reused = new Uint8Array(4).fill(0xee);
+    await dev.readInto(0, reused);
+    expect(reused).toEqual(Uint8Array.of(7, 7, 0, 0));
     await dev.close();
   });
 

@@ -49,20 +49,26 @@ export class FileBlockDevice implements BlockDevice {
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
-    checkRange('read', this.size, offset, length);
     const out = new Uint8Array(length);
+    await this.readInto(offset, out);
+    return out;
+  }
+
+  async readInto(offset: number, target: Uint8Array): Promise<void> {
+    const length = target.length;
+    checkRange('read', this.size, offset, length);
     let done = 0;
     try {
       while (done < length) {
-        const { bytesRead } = await this.handle.read(out, done, length - done, offset + done);
-        // A file shorter than its declared size reads as zeros, like a sparse hole.
+        const { bytesRead } = await this.handle.read(target, done, length - done, offset + done);
         if (bytesRead === 0) break;
         done += bytesRead;
       }
     } catch (err) {
       throw ioError(`read ${this.path} at ${offset}`, err);
     }
-    return out;
+    // A file shorter than its declared size reads as zeros, like a sparse hole.
+    target.fill(0, done);
   }
 
   async write(offset: number, data: Uint8Array): Promise<void> {

@@ -1,4 +1,5 @@
 export type { BlockDevice } from './block-device.ts';
+export { readInto } from './block-device.ts';
 export { BlockDeviceError, BlockDeviceErrorCode } from './errors.ts';
 export { MemoryBlockDevice } from './memory-device.ts';
 export { FileBlockDevice, type FileBlockDeviceOptions } from './file-device.ts';

@@ -39,18 +39,24 @@ export class MemoryBlockDevice implements BlockDevice {
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
-    checkRange('read', this.size, offset, length);
     const out = new Uint8Array(length);
+    await this.readInto(offset, out);
+    return out;
+  }
+
+  async readInto(offset: number, target: Uint8Array): Promise<void> {
+    const length = target.length;
+    checkRange('read', this.size, offset, length);
     let pos = offset;
     while (pos < offset + length) {
       const index = Math.floor(pos / PAGE);
       const inPage = pos - index * PAGE;
       const n = Math.min(PAGE - inPage, offset + length - pos);
       const page = this.pages.get(index);
-      if (page) out.set(page.subarray(inPage, inPage + n), pos - offset);
+      if (page) target.set(page.subarray(inPage, inPage + n), pos - offset);
+      else target.fill(0, pos - offset, pos - offset + n);
       pos += n;
     }
-    return out;
   }
 
   async write(offset: number, data: Uint8Array): Promise<void> {

@@ -12,6 +12,9 @@ describe('PartitionView', () => {
     expect(await disk.read(4106, 3)).toEqual(Uint8Array.of(1, 2, 3));
     await disk.write(5000, Uint8Array.of(9));
     expect(await part.read(904, 1)).toEqual(Uint8Array.of(9));
+    const into = new Uint8Array(3);
+    await part.readInto(10, into);
+    expect(into).toEqual(Uint8Array.of(1, 2, 3));
   });
 
   it('refuses to spill into the neighbour and leaves it untouched', async () => {
@@ -22,6 +25,7 @@ describe('PartitionView', () => {
     );
     expect(await disk.read(4096 + 1020, 8)).toEqual(new Uint8Array(8));
     await expect(part.read(1024, 1)).rejects.toSatisfy((e: unknown) => hasCode(e, 'OUT_OF_RANGE'));
+    await expect(part.readInto(1020, new Uint8Array(8))).rejects.toSatisfy((e: unknown) => hasCode(e, 'OUT_OF_RANGE'));
   });
 
   it('cannot be made larger than its parent', () => {

@@ -1,4 +1,4 @@
-import type { BlockDevice } from './block-device.ts';
+import { readInto, type BlockDevice } from './block-device.ts';
 import { checkRange } from './range.ts';
 
 /**
@@ -20,6 +20,11 @@ export class PartitionView implements BlockDevice {
   async read(offset: number, length: number): Promise<Uint8Array> {
     checkRange('read', this.size, offset, length);
     return this.parent.read(this.offset + offset, length);
+  }
+
+  async readInto(offset: number, target: Uint8Array): Promise<void> {
+    checkRange('read', this.size, offset, target.length);
+    return readInto(this.parent, this.offset + offset, target);
   }
 
   async write(offset: number, data: Uint8Array): Promise<void> {
