@@ -89,6 +89,7 @@ export class SharedPageDisk implements BlockDevice {
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
+    this.#check('read', offset, length);
     // Not zero-filled first: readInto copies or zeroes every byte, so the
     // fill would be a wasted pass.
     const out = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);

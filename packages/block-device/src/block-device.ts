@@ -1,3 +1,5 @@
+import { BlockDeviceError } from './errors.ts';
+
 /**
  * A block device: the only way device-side code touches storage.
  *
@@ -29,5 +31,10 @@ export interface BlockDevice {
 /** Fills `target` with `dev`'s bytes at `offset`: in place where the device can, else through `read`. */
 export async function readInto(dev: Pick<BlockDevice, 'read' | 'readInto'>, offset: number, target: Uint8Array): Promise<void> {
   if (dev.readInto !== undefined) return dev.readInto(offset, target);
-  target.set(await dev.read(offset, target.length));
+  const bytes = await dev.read(offset, target.length);
+  // A short read would leave earlier bytes of a reused buffer in place, to be taken for the slot's.
+  if (bytes.length !== target.length) {
+    throw new BlockDeviceError('IO_ERROR', `read at ${offset} returned ${bytes.length} bytes, ${target.length} asked`);
+  }
+  target.set(bytes);
 }

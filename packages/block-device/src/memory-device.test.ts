@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { hasCode } from '@uniota/errors';
+import { readInto } from './block-device.ts';
 import { MemoryBlockDevice } from './memory-device.ts';
 
 const bytes = (n: number, seed: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff);
@@ -31,6 +32,10 @@ describe('MemoryBlockDevice', () => {
     ['write past the end', (d: MemoryBlockDevice) => d.write(4095, new Uint8Array(2))],
     ['negative offset', (d: MemoryBlockDevice) => d.read(-1, 1)],
     ['fractional offset', (d: MemoryBlockDevice) => d.write(1.5, new Uint8Array(1))],
+    ['fractional length', (d: MemoryBlockDevice) => d.read(0, 1.5)],
+    ['NaN length', (d: MemoryBlockDevice) => d.read(0, Number.NaN)],
+    ['huge length, refused before any allocation', (d: MemoryBlockDevice) => d.read(0, 2 ** 40)],
+    ['readInto past the end', (d: MemoryBlockDevice) => d.readInto(4090, new Uint8Array(7))],
   ])('%s throws OUT_OF_RANGE', async (_name, op) => {
     const dev = new MemoryBlockDevice(4096);
     await expect(op(dev)).rejects.toSatisfy((e: unknown) => hasCode(e, 'OUT_OF_RANGE'));
@@ -66,5 +71,18 @@ describe('MemoryBlockDevice', () => {
     const total = devices.reduce((sum, d) => sum + d.allocatedBytes, 0);
     // One 64 KiB page each instead of 4 MiB each (4 GiB).
     expect(total).toBe(1_000 * 64 * 1024);
+  });
+});
+
+describe('readInto', () => {
+  it('goes through read for a device without readInto, and refuses a short read instead of leaving old bytes', async () => {
+    const mem = new MemoryBlockDevice(4096);
+    await mem.write(0, Uint8Array.of(1, 2, 3, 4));
+    const plain = { size: mem.size, read: (o: number, n: number) => mem.read(o, n) };
+    const target = new Uint8Array(4).fill(9);
+    await readInto(plain, 0, target);
+    expect(target).toEqual(Uint8Array.of(1, 2, 3, 4));
+    const short = { size: mem.size, read: async (o: number, n: number) => (await mem.read(o, n)).subarray(0, n - 1) };
+    await expect(readInto(short, 0, new Uint8Array(4))).rejects.toSatisfy((e: unknown) => hasCode(e, 'IO_ERROR'));
   });
 });

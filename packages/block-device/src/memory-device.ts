@@ -39,6 +39,7 @@ export class MemoryBlockDevice implements BlockDevice {
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
+    checkRange('read', this.size, offset, length);
     const out = new Uint8Array(length);
     await this.readInto(offset, out);
     return out;

@@ -55,6 +55,19 @@ describe('manifest validation', () => {
     expect(manifestParseStats.parsed - before.parsed).toBe(4);
   });
 
+  it('forgets the least recently used manifest first, past 64 of them', () => {
+    const manifestBytes = (i: number) => encodeManifest({ ...good, version: `5.0.${i}` });
+    const before = { ...manifestParseStats };
+    for (let i = 0; i < 64; i++) parseManifestBytes(manifestBytes(i));
+    parseManifestBytes(manifestBytes(0)); // used again: now the most recent
+    parseManifestBytes(manifestBytes(64)); // one too many: 5.0.1 goes
+    expect(manifestParseStats.parsed - before.parsed).toBe(65);
+    parseManifestBytes(manifestBytes(0));
+    expect(manifestParseStats.parsed - before.parsed).toBe(65);
+    parseManifestBytes(manifestBytes(1));
+    expect(manifestParseStats.parsed - before.parsed).toBe(66);
+  });
+
   it.each([
     ['version not semver', ['version'], '1.2'],
     ['version with leading zero', ['version'], '01.2.3'],

@@ -153,16 +153,22 @@ export function parseManifestBytes(bytes: Uint8Array): Manifest {
   const known = parsedMemo.get(key);
   if (known !== undefined) {
     manifestParseStats.remembered += 1;
-    return known;
+    // Most recently used last: eviction takes the oldest first.
+    parsedMemo.delete(key);
+    parsedMemo.set(key, known);
+    return known.manifest;
   }
   manifestParseStats.parsed += 1;
   const manifest = deepFreeze(parseManifestUncached(bytes));
-  if (parsedMemoBytes + bytes.byteLength > PARSED_MEMO_MAX_BYTES) {
-    parsedMemo.clear();
-    parsedMemoBytes = 0;
+  if (bytes.byteLength <= PARSED_MEMO_MAX_BYTES) {
+    for (const [k, old] of parsedMemo) {
+      if (parsedMemoBytes + bytes.byteLength <= PARSED_MEMO_MAX_BYTES && parsedMemo.size < PARSED_MEMO_MAX_ENTRIES) break;
+      parsedMemo.delete(k);
+      parsedMemoBytes -= old.bytes;
+    }
+    parsedMemo.set(key, { manifest, bytes: bytes.byteLength });
+    parsedMemoBytes += bytes.byteLength;
   }
-  parsedMemo.set(key, manifest);
-  parsedMemoBytes += bytes.byteLength;
   return manifest;
 }
 
@@ -174,11 +180,13 @@ export function parseManifestBytes(bytes: Uint8Array): Manifest {
 // Parsing is a pure function of the bytes, so a manifest that parsed is
 // remembered under SHA-256 of its bytes and handed out frozen (shared, so
 // nobody may change it); bytes that differ in one bit miss and are parsed for
-// real, and a refusal is never remembered. The byte cap bounds memory against
-// a stream of distinct manifests (the largest is MANIFEST_MAX_BYTES).
-const parsedMemo = new Map<string, Manifest>();
+// real, and a refusal is never remembered. The least recently used go first
+// past 2 MiB of manifest bytes (a 64 MiB image's manifest is ~70 KiB; the
+// parsed objects take about twice their bytes) or 64 manifests.
+const parsedMemo = new Map<string, { manifest: Manifest; bytes: number }>();
 let parsedMemoBytes = 0;
-const PARSED_MEMO_MAX_BYTES = 2 * MANIFEST_MAX_BYTES;
+const PARSED_MEMO_MAX_BYTES = 2 * 1024 * 1024;
+const PARSED_MEMO_MAX_ENTRIES = 64;
 
 /** Manifests parsed / answered from an earlier parse of the same bytes. */
 export const manifestParseStats = { parsed: 0, remembered: 0 };
