@@ -51,3 +51,4 @@ export { portableEd25519, portablePublicKey } from './portable.ts';
 // Slot trailer (an installed image at rest) is written by the device-agent
 // lead; re-exported whole so its API is owned in that one file.
 export * from './slot-trailer.ts';
+export { SpareBuffers, type IdleTimers, type SpareBuffersOptions } from './spare-buffers.ts';
