@@ -25,6 +25,12 @@ export interface ChunkHasher {
    * (the last slice may be shorter), in order.
    */
   hashChunks(bytes: Uint8Array, chunkSize: number): Promise<string[]>;
+  /**
+   * True when bytes in a SharedArrayBuffer are hashed in place and any other
+   * bytes are first copied into one (the worker-thread hashers): a caller
+   * that chooses where to read bytes to then reads them into shared memory.
+   */
+  readonly prefersSharedMemory?: boolean;
 }
 
 /** Hashes every slice of `bytes` on the calling thread. */
@@ -165,12 +171,13 @@ export function threadedChunkHasherOn(threads: number, options: ThreadedHasherOp
   if (!Number.isSafeInteger(threads) || threads < 1) throw new RangeError(`thread count ${threads} is not a positive integer`);
   const nice = options.nice ?? 0;
   if (!Number.isSafeInteger(nice) || nice < 0 || nice > 19) throw new RangeError(`niceness ${nice} is not an integer from 0 to 19`);
-  return { hashChunks: (bytes, chunkSize) => hashThreaded(bytes, chunkSize, threads, nice) };
+  return { hashChunks: (bytes, chunkSize) => hashThreaded(bytes, chunkSize, threads, nice), prefersSharedMemory: true };
 }
 
 /** Hashes on every worker of the shared pool: for hashing alone, e.g. reading back a slot. */
 export const threadedChunkHasher: ChunkHasher = {
   hashChunks: (bytes, chunkSize) => hashThreaded(bytes, chunkSize, Infinity, 0),
+  prefersSharedMemory: true,
 };
 
 /** Hashes on up to `threads` pool workers; shared memory is hashed in place, anything else copied into it first. */

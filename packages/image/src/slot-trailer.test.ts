@@ -94,6 +94,16 @@ describe('verifySlot', () => {
     expect(second.targets.every((b) => first.targets.includes(b))).toBe(true);
   });
 
+  it('reads into shared memory for a hasher that hashes it in place, into ordinary memory for the others', async () => {
+    const threaded = slotWith(payload, 64 * 1024, [], 'readInto');
+    await verifySlot(threaded, TRAILER, t.signed, policy, threadedChunkHasher);
+    const inline = slotWith(payload, 64 * 1024, [], 'readInto');
+    await verifySlot(inline, TRAILER, t.signed, policy, inlineChunkHasher);
+    expect(threaded.targets.length).toBeGreaterThan(1);
+    expect(threaded.targets.every((b) => b instanceof SharedArrayBuffer)).toBe(true);
+    expect(inline.targets.some((b) => b instanceof SharedArrayBuffer)).toBe(false);
+  });
+
   it('reads only the trailer bytes the signed header takes, and all of them for a long header', async () => {
     const short = slotWith(payloadOf(100_000, 3), 64 * 1024);
     await verifySlot(short, TRAILER, t.signed, policy);

@@ -95,9 +95,27 @@ const READ_AHEAD = 3;
  * with room for 8 MiB. In a 2,000-device fleet profile the slot reads were
  * 6 % of the fleet's CPU and the collector 8 %.
  */
-const slotReadBuffers = new SpareBuffers<Uint8Array>({
+const plainReadBuffers = new SpareBuffers<Uint8Array>({
   // Not zero-filled: a read overwrites every byte it returns.
   allocate: (size) => new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size),
+  capBytes: 8 * READ_STEP,
+  idleMs: 30_000,
+  fit: 'at-least',
+  maxSize: READ_STEP,
+});
+
+/**
+ * The same, in shared memory, for hashers that hash shared memory in place
+ * (worker threads): they would otherwise copy every step into new shared
+ * memory. Measured verifying a 64 MiB file-backed slot with the threaded
+ * hasher, both ways alternating in one process (median of 10, two runs):
+ * 101.5 / 104.4 ms reading into shared memory, 138.9 / 135.2 ms into
+ * ordinary memory. Not for the other hashers: V8 copies into shared memory with a
+ * race-tolerant memcpy, measured at 40-51 µs per 256 KiB read from the
+ * fleet's in-memory disk against 20-23 µs into ordinary memory.
+ */
+const sharedReadBuffers = new SpareBuffers<Uint8Array>({
+  allocate: (size) => new Uint8Array(new SharedArrayBuffer(size)),
   capBytes: 8 * READ_STEP,
   idleMs: 30_000,
   fit: 'at-least',
@@ -152,6 +170,7 @@ export async function verifySlot(
     throw new ImageError('PAYLOAD_TOO_LONG', `payload of ${size} bytes exceeds the slot capacity ${off}`);
   }
   const step = Math.max(chunkSize, Math.floor(READ_STEP / chunkSize) * chunkSize);
+  const readBuffers = hasher.prefersSharedMemory === true ? sharedReadBuffers : plainReadBuffers;
   interface Job {
     first: number;
     count: number;
@@ -168,7 +187,7 @@ export async function verifySlot(
     }
     // Its hashing is over: nothing reads the buffer any more. (After a
     // failure, buffers still being hashed are left to the collector.)
-    if (job.buffer !== null) slotReadBuffers.giveBack([job.buffer]);
+    if (job.buffer !== null) readBuffers.giveBack([job.buffer]);
   };
   // Reads stay strictly in order, one at a time; only the hashing overlaps.
   for (let pos = 0; pos < size; pos += step) {
@@ -176,7 +195,7 @@ export async function verifySlot(
     let bytes: Uint8Array;
     let buffer: Uint8Array | null = null;
     if (slot.readInto !== undefined && n <= READ_STEP) {
-      buffer = slotReadBuffers.take(n);
+      buffer = readBuffers.take(n);
       bytes = buffer.subarray(0, n);
       await slot.readInto(pos, bytes);
     } else {
